@@ -1,0 +1,343 @@
+//! The `/dev/mach` ioctl ABI and the Mach constants it carries.
+//!
+//! This file is compiled twice: as the `mach-uapi` crate in user space and,
+//! through `#[path]`, inside the kernel module. It may use `core` only.
+//!
+//! Every constant has XNU's value (LP64). Every argument struct is
+//! `#[repr(C)]`, made of `u32`/`u64`/`i32` fields with no implicit padding,
+//! and is checked by size and offset assertions below and in the C header
+//! `include/mach/mach_ioctl.h`. Reserved fields must be zero (EINVAL
+//! otherwise). A Mach result (`kern_return_t`) travels in the struct's `kr`
+//! field; the ioctl's own return value is 0 or a transport errno.
+
+#![allow(dead_code)]
+
+use core::mem::{offset_of, size_of};
+
+// ---------------------------------------------------------------------------
+// Basic Mach types.
+
+pub type KernReturnT = i32;
+pub type MachPortName = u32;
+pub type MachPortRight = u32;
+pub type MachPortType = u32;
+pub type MachPortUrefs = u32;
+pub type MachPortDelta = i32;
+
+// ---------------------------------------------------------------------------
+// kern_return_t values (XNU osfmk/mach/kern_return.h).
+
+pub const KERN_SUCCESS: KernReturnT = 0;
+pub const KERN_INVALID_ADDRESS: KernReturnT = 1;
+pub const KERN_PROTECTION_FAILURE: KernReturnT = 2;
+pub const KERN_NO_SPACE: KernReturnT = 3;
+pub const KERN_INVALID_ARGUMENT: KernReturnT = 4;
+pub const KERN_FAILURE: KernReturnT = 5;
+pub const KERN_RESOURCE_SHORTAGE: KernReturnT = 6;
+pub const KERN_NOT_RECEIVER: KernReturnT = 7;
+pub const KERN_NO_ACCESS: KernReturnT = 8;
+pub const KERN_MEMORY_FAILURE: KernReturnT = 9;
+pub const KERN_MEMORY_ERROR: KernReturnT = 10;
+pub const KERN_ALREADY_IN_SET: KernReturnT = 11;
+pub const KERN_NOT_IN_SET: KernReturnT = 12;
+pub const KERN_NAME_EXISTS: KernReturnT = 13;
+pub const KERN_ABORTED: KernReturnT = 14;
+pub const KERN_INVALID_NAME: KernReturnT = 15;
+pub const KERN_INVALID_TASK: KernReturnT = 16;
+pub const KERN_INVALID_RIGHT: KernReturnT = 17;
+pub const KERN_INVALID_VALUE: KernReturnT = 18;
+pub const KERN_UREFS_OVERFLOW: KernReturnT = 19;
+pub const KERN_INVALID_CAPABILITY: KernReturnT = 20;
+pub const KERN_RIGHT_EXISTS: KernReturnT = 21;
+pub const KERN_INVALID_HOST: KernReturnT = 22;
+pub const KERN_MEMORY_PRESENT: KernReturnT = 23;
+pub const KERN_MEMORY_DATA_MOVED: KernReturnT = 24;
+pub const KERN_MEMORY_RESTART_COPY: KernReturnT = 25;
+pub const KERN_INVALID_PROCESSOR_SET: KernReturnT = 26;
+pub const KERN_POLICY_LIMIT: KernReturnT = 27;
+pub const KERN_INVALID_POLICY: KernReturnT = 28;
+pub const KERN_INVALID_OBJECT: KernReturnT = 29;
+pub const KERN_ALREADY_WAITING: KernReturnT = 30;
+pub const KERN_DEFAULT_SET: KernReturnT = 31;
+pub const KERN_EXCEPTION_PROTECTED: KernReturnT = 32;
+pub const KERN_INVALID_LEDGER: KernReturnT = 33;
+pub const KERN_INVALID_MEMORY_CONTROL: KernReturnT = 34;
+pub const KERN_INVALID_SECURITY: KernReturnT = 35;
+pub const KERN_NOT_DEPRESSED: KernReturnT = 36;
+pub const KERN_TERMINATED: KernReturnT = 37;
+pub const KERN_LOCK_SET_DESTROYED: KernReturnT = 38;
+pub const KERN_LOCK_UNSTABLE: KernReturnT = 39;
+pub const KERN_LOCK_OWNED: KernReturnT = 40;
+pub const KERN_LOCK_OWNED_SELF: KernReturnT = 41;
+pub const KERN_SEMAPHORE_DESTROYED: KernReturnT = 42;
+pub const KERN_RPC_SERVER_TERMINATED: KernReturnT = 43;
+pub const KERN_RPC_TERMINATE_ORPHAN: KernReturnT = 44;
+pub const KERN_RPC_CONTINUE_ORPHAN: KernReturnT = 45;
+pub const KERN_NOT_SUPPORTED: KernReturnT = 46;
+pub const KERN_NODE_DOWN: KernReturnT = 47;
+pub const KERN_NOT_WAITING: KernReturnT = 48;
+pub const KERN_OPERATION_TIMED_OUT: KernReturnT = 49;
+pub const KERN_CODESIGN_ERROR: KernReturnT = 50;
+pub const KERN_POLICY_STATIC: KernReturnT = 51;
+pub const KERN_INSUFFICIENT_BUFFER_SIZE: KernReturnT = 52;
+pub const KERN_DENIED: KernReturnT = 53;
+pub const KERN_MISSING_KC: KernReturnT = 54;
+pub const KERN_INVALID_KC: KernReturnT = 55;
+pub const KERN_NOT_FOUND: KernReturnT = 56;
+pub const KERN_RETURN_MAX: KernReturnT = 0x100;
+
+// ---------------------------------------------------------------------------
+// Port names, rights and types (XNU osfmk/mach/port.h).
+
+pub const MACH_PORT_NULL: MachPortName = 0;
+pub const MACH_PORT_DEAD: MachPortName = !0;
+
+/// True for a name that can denote a right (neither NULL nor DEAD).
+pub const fn mach_port_valid(name: MachPortName) -> bool {
+    name != MACH_PORT_NULL && name != MACH_PORT_DEAD
+}
+
+/// The index part of a kernel-chosen name (`index << 8 | generation`).
+pub const fn mach_port_index(name: MachPortName) -> u32 {
+    name >> 8
+}
+
+/// The generation part of a name, placed as XNU's `MACH_PORT_GEN` does.
+pub const fn mach_port_gen(name: MachPortName) -> u32 {
+    (name & 0xff) << 24
+}
+
+/// Builds a name from an index and a generation (XNU `MACH_PORT_MAKE`).
+pub const fn mach_port_make(index: u32, gen: u32) -> MachPortName {
+    (index << 8) | (gen >> 24)
+}
+
+pub const MACH_PORT_RIGHT_SEND: MachPortRight = 0;
+pub const MACH_PORT_RIGHT_RECEIVE: MachPortRight = 1;
+pub const MACH_PORT_RIGHT_SEND_ONCE: MachPortRight = 2;
+pub const MACH_PORT_RIGHT_PORT_SET: MachPortRight = 3;
+pub const MACH_PORT_RIGHT_DEAD_NAME: MachPortRight = 4;
+pub const MACH_PORT_RIGHT_LABELH: MachPortRight = 5;
+pub const MACH_PORT_RIGHT_NUMBER: MachPortRight = 6;
+
+/// `MACH_PORT_TYPE(right)`: the type bit of a right.
+pub const fn mach_port_type(right: MachPortRight) -> MachPortType {
+    1 << (right + 16)
+}
+
+pub const MACH_PORT_TYPE_NONE: MachPortType = 0;
+pub const MACH_PORT_TYPE_SEND: MachPortType = mach_port_type(MACH_PORT_RIGHT_SEND);
+pub const MACH_PORT_TYPE_RECEIVE: MachPortType = mach_port_type(MACH_PORT_RIGHT_RECEIVE);
+pub const MACH_PORT_TYPE_SEND_ONCE: MachPortType = mach_port_type(MACH_PORT_RIGHT_SEND_ONCE);
+pub const MACH_PORT_TYPE_PORT_SET: MachPortType = mach_port_type(MACH_PORT_RIGHT_PORT_SET);
+pub const MACH_PORT_TYPE_DEAD_NAME: MachPortType = mach_port_type(MACH_PORT_RIGHT_DEAD_NAME);
+pub const MACH_PORT_TYPE_LABELH: MachPortType = mach_port_type(MACH_PORT_RIGHT_LABELH);
+pub const MACH_PORT_TYPE_DNREQUEST: MachPortType = 0x8000_0000;
+pub const MACH_PORT_TYPE_SPREQUEST: MachPortType = 0x4000_0000;
+pub const MACH_PORT_TYPE_SPREQUEST_DELAYED: MachPortType = 0x2000_0000;
+pub const MACH_PORT_TYPE_SEND_RECEIVE: MachPortType = MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_RECEIVE;
+pub const MACH_PORT_TYPE_SEND_RIGHTS: MachPortType = MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_SEND_ONCE;
+pub const MACH_PORT_TYPE_PORT_RIGHTS: MachPortType = MACH_PORT_TYPE_SEND_RIGHTS | MACH_PORT_TYPE_RECEIVE;
+pub const MACH_PORT_TYPE_PORT_OR_DEAD: MachPortType = MACH_PORT_TYPE_PORT_RIGHTS | MACH_PORT_TYPE_DEAD_NAME;
+pub const MACH_PORT_TYPE_ALL_RIGHTS: MachPortType = MACH_PORT_TYPE_PORT_OR_DEAD | MACH_PORT_TYPE_PORT_SET;
+
+/// The largest user-reference count a send right or dead name can have.
+pub const MACH_PORT_UREFS_MAX: MachPortUrefs = 0xffff;
+
+pub const MACH_PORT_QLIMIT_ZERO: u32 = 0;
+pub const MACH_PORT_QLIMIT_BASIC: u32 = 5;
+pub const MACH_PORT_QLIMIT_SMALL: u32 = 16;
+pub const MACH_PORT_QLIMIT_LARGE: u32 = 1024;
+pub const MACH_PORT_QLIMIT_KERNEL: u32 = 65534;
+pub const MACH_PORT_QLIMIT_MIN: u32 = MACH_PORT_QLIMIT_ZERO;
+pub const MACH_PORT_QLIMIT_DEFAULT: u32 = MACH_PORT_QLIMIT_BASIC;
+pub const MACH_PORT_QLIMIT_MAX: u32 = MACH_PORT_QLIMIT_LARGE;
+
+// ---------------------------------------------------------------------------
+// Message dispositions (XNU osfmk/mach/message.h). Used by later calls;
+// defined here so that the whole vocabulary lives in one place.
+
+pub const MACH_MSG_TYPE_MOVE_RECEIVE: u32 = 16;
+pub const MACH_MSG_TYPE_MOVE_SEND: u32 = 17;
+pub const MACH_MSG_TYPE_MOVE_SEND_ONCE: u32 = 18;
+pub const MACH_MSG_TYPE_COPY_SEND: u32 = 19;
+pub const MACH_MSG_TYPE_MAKE_SEND: u32 = 20;
+pub const MACH_MSG_TYPE_MAKE_SEND_ONCE: u32 = 21;
+pub const MACH_MSG_TYPE_COPY_RECEIVE: u32 = 22;
+pub const MACH_MSG_TYPE_PORT_NONE: u32 = 0;
+pub const MACH_MSG_TYPE_PORT_NAME: u32 = 15;
+pub const MACH_MSG_TYPE_PORT_RECEIVE: u32 = MACH_MSG_TYPE_MOVE_RECEIVE;
+pub const MACH_MSG_TYPE_PORT_SEND: u32 = MACH_MSG_TYPE_MOVE_SEND;
+pub const MACH_MSG_TYPE_PORT_SEND_ONCE: u32 = MACH_MSG_TYPE_MOVE_SEND_ONCE;
+
+// ---------------------------------------------------------------------------
+// Limits of this implementation.
+
+/// The most names one IPC space can hold, its task-self name included.
+/// Allocating beyond it gives KERN_NO_SPACE.
+pub const MACH_SPACE_MAX_NAMES: u32 = 1 << 18;
+
+/// The name under which every space holds a send right to its own task port
+/// (what `mach_task_self()` returns): index 1, generation 3, as on macOS.
+pub const MACH_TASK_SELF_NAME: MachPortName = 0x103;
+
+/// The version of this ABI, answered by `MACH_IOC_API_VERSION`. It grows
+/// when a command is added; existing commands never change.
+pub const MACH_API_VERSION: u32 = 1;
+
+// ---------------------------------------------------------------------------
+// Ioctl numbers, encoded as asm-generic's `_IOWR('M', nr, T)` (x86_64, arm64).
+
+pub const MACH_IOC_MAGIC: u32 = b'M' as u32;
+
+const IOC_NRBITS: u32 = 8;
+const IOC_TYPEBITS: u32 = 8;
+const IOC_SIZEBITS: u32 = 14;
+const IOC_NRSHIFT: u32 = 0;
+const IOC_TYPESHIFT: u32 = IOC_NRSHIFT + IOC_NRBITS;
+const IOC_SIZESHIFT: u32 = IOC_TYPESHIFT + IOC_TYPEBITS;
+const IOC_DIRSHIFT: u32 = IOC_SIZESHIFT + IOC_SIZEBITS;
+const IOC_WRITE: u32 = 1;
+const IOC_READ: u32 = 2;
+
+/// `_IOWR(MACH_IOC_MAGIC, nr, T)`.
+pub const fn mach_iowr<T>(nr: u32) -> u32 {
+    ((IOC_READ | IOC_WRITE) << IOC_DIRSHIFT)
+        | ((size_of::<T>() as u32) << IOC_SIZESHIFT)
+        | (MACH_IOC_MAGIC << IOC_TYPESHIFT)
+        | (nr << IOC_NRSHIFT)
+}
+
+/// `MACH_IOC_API_VERSION`: reports `MACH_API_VERSION`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ApiVersionArgs {
+    /// Out: the module's ABI version.
+    pub version: u32,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_ALLOCATE` (`mach_port_allocate`: `name` is out) and
+/// `MACH_IOC_PORT_ALLOCATE_NAME` (`mach_port_allocate_name`: `name` is in).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortAllocateArgs {
+    pub task: MachPortName,
+    pub right: MachPortRight,
+    pub name: MachPortName,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_REPLY_PORT` (`mach_reply_port`): `name` is out, MACH_PORT_NULL
+/// when the port could not be created.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplyPortArgs {
+    pub name: MachPortName,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_TYPE` (`mach_port_type`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortTypeArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    /// Out.
+    pub ptype: MachPortType,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_PORT_NAMES` (`mach_port_names`).
+///
+/// `names` and `types` are user addresses of two arrays of `capacity`
+/// `u32`s (either may be 0 to ask only for the count). The module always
+/// sets `count` to the number of names in the space; it writes the arrays
+/// only when `count <= capacity`. The library retries with larger arrays
+/// when names were added between its calls.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortNamesArgs {
+    pub task: MachPortName,
+    pub capacity: u32,
+    pub names: u64,
+    pub types: u64,
+    /// Out.
+    pub count: u32,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_PORT_GET_REFS` (`mach_port_get_refs`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortGetRefsArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub right: MachPortRight,
+    /// Out.
+    pub refs: MachPortUrefs,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_MOD_REFS` (`mach_port_mod_refs`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortModRefsArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub right: MachPortRight,
+    pub delta: MachPortDelta,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_DEALLOCATE` (`mach_port_deallocate`) and
+/// `MACH_IOC_PORT_DESTROY` (`mach_port_destroy`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortNameArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
+pub const MACH_IOC_API_VERSION: u32 = mach_iowr::<ApiVersionArgs>(0x01);
+pub const MACH_IOC_REPLY_PORT: u32 = mach_iowr::<ReplyPortArgs>(0x02);
+pub const MACH_IOC_PORT_ALLOCATE: u32 = mach_iowr::<PortAllocateArgs>(0x10);
+pub const MACH_IOC_PORT_ALLOCATE_NAME: u32 = mach_iowr::<PortAllocateArgs>(0x11);
+pub const MACH_IOC_PORT_TYPE: u32 = mach_iowr::<PortTypeArgs>(0x12);
+pub const MACH_IOC_PORT_NAMES: u32 = mach_iowr::<PortNamesArgs>(0x13);
+pub const MACH_IOC_PORT_GET_REFS: u32 = mach_iowr::<PortGetRefsArgs>(0x14);
+pub const MACH_IOC_PORT_MOD_REFS: u32 = mach_iowr::<PortModRefsArgs>(0x15);
+pub const MACH_IOC_PORT_DEALLOCATE: u32 = mach_iowr::<PortNameArgs>(0x16);
+pub const MACH_IOC_PORT_DESTROY: u32 = mach_iowr::<PortNameArgs>(0x17);
+
+// ---------------------------------------------------------------------------
+// Layout checks: the same numbers are asserted in include/mach/mach_ioctl.h.
+
+const _: () = {
+    assert!(size_of::<ApiVersionArgs>() == 8);
+    assert!(size_of::<ReplyPortArgs>() == 8);
+    assert!(size_of::<PortAllocateArgs>() == 16);
+    assert!(offset_of!(PortAllocateArgs, name) == 8);
+    assert!(offset_of!(PortAllocateArgs, kr) == 12);
+    assert!(size_of::<PortTypeArgs>() == 16);
+    assert!(offset_of!(PortTypeArgs, ptype) == 8);
+    assert!(size_of::<PortNamesArgs>() == 32);
+    assert!(offset_of!(PortNamesArgs, names) == 8);
+    assert!(offset_of!(PortNamesArgs, types) == 16);
+    assert!(offset_of!(PortNamesArgs, count) == 24);
+    assert!(offset_of!(PortNamesArgs, kr) == 28);
+    assert!(size_of::<PortGetRefsArgs>() == 24);
+    assert!(offset_of!(PortGetRefsArgs, refs) == 12);
+    assert!(offset_of!(PortGetRefsArgs, kr) == 16);
+    assert!(size_of::<PortModRefsArgs>() == 24);
+    assert!(offset_of!(PortModRefsArgs, delta) == 12);
+    assert!(offset_of!(PortModRefsArgs, kr) == 16);
+    assert!(size_of::<PortNameArgs>() == 16);
+    assert!(offset_of!(PortNameArgs, kr) == 8);
+    assert!(MACH_IOC_API_VERSION == 0xc008_4d01);
+    assert!(MACH_IOC_PORT_NAMES == 0xc020_4d13);
+};

@@ -1,0 +1,443 @@
+//! Mach IPC on Linux, from Rust.
+//!
+//! A [`Space`] is one open `/dev/mach` file: one Mach IPC space, the table of
+//! port names a task holds. Every call is one ioctl on it and returns what the
+//! Mach call of the same name returns: `Ok` for `KERN_SUCCESS`,
+//! [`Error::Kern`] with the exact `kern_return_t` otherwise, and
+//! [`Error::Os`] when the ioctl itself failed (a bad pointer, a closed module).
+//!
+//! Like Mach's calls, each takes the task whose space it acts on, as a name in
+//! the caller's space for a send right to a task port; [`Space::task_self`]
+//! is the caller's own.
+//!
+//! ```no_run
+//! use mach::{PortRight, PortType, Space};
+//!
+//! let space = Space::open()?;
+//! let task = space.task_self();
+//! let port = space.allocate(task, PortRight::RECEIVE)?;
+//! assert_eq!(space.port_type(task, port)?, PortType::RECEIVE);
+//! space.mod_refs(task, port, PortRight::RECEIVE, -1)?;
+//! # Ok::<(), mach::Error>(())
+//! ```
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+
+pub use mach_uapi as sys;
+
+/// The path of the device the module registers.
+pub const DEVICE_PATH: &str = "/dev/mach";
+
+/// A name in an IPC space (`mach_port_name_t`).
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct PortName(pub u32);
+
+impl PortName {
+    pub const NULL: PortName = PortName(sys::MACH_PORT_NULL);
+    pub const DEAD: PortName = PortName(sys::MACH_PORT_DEAD);
+
+    /// True unless the name is `NULL` or `DEAD`.
+    pub fn is_valid(self) -> bool {
+        sys::mach_port_valid(self.0)
+    }
+}
+
+impl fmt::Debug for PortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+impl fmt::Display for PortName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:#x}", self.0)
+    }
+}
+
+/// A kind of port right (`mach_port_right_t`). A newtype rather than an enum
+/// so that any value can be passed, as C callers can.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PortRight(pub u32);
+
+impl PortRight {
+    pub const SEND: PortRight = PortRight(sys::MACH_PORT_RIGHT_SEND);
+    pub const RECEIVE: PortRight = PortRight(sys::MACH_PORT_RIGHT_RECEIVE);
+    pub const SEND_ONCE: PortRight = PortRight(sys::MACH_PORT_RIGHT_SEND_ONCE);
+    pub const PORT_SET: PortRight = PortRight(sys::MACH_PORT_RIGHT_PORT_SET);
+    pub const DEAD_NAME: PortRight = PortRight(sys::MACH_PORT_RIGHT_DEAD_NAME);
+}
+
+impl fmt::Debug for PortRight {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            sys::MACH_PORT_RIGHT_SEND => "SEND",
+            sys::MACH_PORT_RIGHT_RECEIVE => "RECEIVE",
+            sys::MACH_PORT_RIGHT_SEND_ONCE => "SEND_ONCE",
+            sys::MACH_PORT_RIGHT_PORT_SET => "PORT_SET",
+            sys::MACH_PORT_RIGHT_DEAD_NAME => "DEAD_NAME",
+            other => return write!(f, "PortRight({other})"),
+        };
+        f.write_str(name)
+    }
+}
+
+/// The rights a name denotes (`mach_port_type_t`), a set of bits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct PortType(pub u32);
+
+impl PortType {
+    pub const NONE: PortType = PortType(sys::MACH_PORT_TYPE_NONE);
+    pub const SEND: PortType = PortType(sys::MACH_PORT_TYPE_SEND);
+    pub const RECEIVE: PortType = PortType(sys::MACH_PORT_TYPE_RECEIVE);
+    pub const SEND_ONCE: PortType = PortType(sys::MACH_PORT_TYPE_SEND_ONCE);
+    pub const PORT_SET: PortType = PortType(sys::MACH_PORT_TYPE_PORT_SET);
+    pub const DEAD_NAME: PortType = PortType(sys::MACH_PORT_TYPE_DEAD_NAME);
+    pub const SEND_RECEIVE: PortType = PortType(sys::MACH_PORT_TYPE_SEND_RECEIVE);
+    pub const DNREQUEST: PortType = PortType(sys::MACH_PORT_TYPE_DNREQUEST);
+
+    /// True if every bit of `other` is set in `self`.
+    pub fn contains(self, other: PortType) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl fmt::Debug for PortType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const BITS: [(u32, &str); 6] = [
+            (sys::MACH_PORT_TYPE_SEND, "SEND"),
+            (sys::MACH_PORT_TYPE_RECEIVE, "RECEIVE"),
+            (sys::MACH_PORT_TYPE_SEND_ONCE, "SEND_ONCE"),
+            (sys::MACH_PORT_TYPE_PORT_SET, "PORT_SET"),
+            (sys::MACH_PORT_TYPE_DEAD_NAME, "DEAD_NAME"),
+            (sys::MACH_PORT_TYPE_DNREQUEST, "DNREQUEST"),
+        ];
+        let mut rest = self.0;
+        let mut first = true;
+        for (bit, name) in BITS {
+            if rest & bit != 0 {
+                if !first {
+                    f.write_str("|")?;
+                }
+                f.write_str(name)?;
+                rest &= !bit;
+                first = false;
+            }
+        }
+        if rest != 0 || first {
+            if !first {
+                f.write_str("|")?;
+            }
+            write!(f, "{rest:#x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for PortType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A Mach result other than `KERN_SUCCESS` (`kern_return_t`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KernReturn(pub i32);
+
+macro_rules! kern_returns {
+    ($($name:ident),* $(,)?) => {
+        impl KernReturn {
+            $(pub const $name: KernReturn = KernReturn(sys::$name);)*
+
+            /// The constant's name, e.g. `"KERN_INVALID_NAME"`.
+            pub fn name(self) -> Option<&'static str> {
+                match self.0 {
+                    $(sys::$name => Some(stringify!($name)),)*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+kern_returns!(
+    KERN_SUCCESS,
+    KERN_INVALID_ADDRESS,
+    KERN_PROTECTION_FAILURE,
+    KERN_NO_SPACE,
+    KERN_INVALID_ARGUMENT,
+    KERN_FAILURE,
+    KERN_RESOURCE_SHORTAGE,
+    KERN_NOT_RECEIVER,
+    KERN_NO_ACCESS,
+    KERN_MEMORY_FAILURE,
+    KERN_MEMORY_ERROR,
+    KERN_ALREADY_IN_SET,
+    KERN_NOT_IN_SET,
+    KERN_NAME_EXISTS,
+    KERN_ABORTED,
+    KERN_INVALID_NAME,
+    KERN_INVALID_TASK,
+    KERN_INVALID_RIGHT,
+    KERN_INVALID_VALUE,
+    KERN_UREFS_OVERFLOW,
+    KERN_INVALID_CAPABILITY,
+    KERN_RIGHT_EXISTS,
+    KERN_INVALID_HOST,
+    KERN_MEMORY_PRESENT,
+    KERN_NOT_SUPPORTED,
+    KERN_TERMINATED,
+    KERN_OPERATION_TIMED_OUT,
+    KERN_DENIED,
+);
+
+impl fmt::Debug for KernReturn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(name) => f.write_str(name),
+            None => write!(f, "kern_return_t({:#x})", self.0),
+        }
+    }
+}
+
+impl fmt::Display for KernReturn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::error::Error for KernReturn {}
+
+/// Why a call failed.
+#[derive(Debug)]
+pub enum Error {
+    /// The module answered with this Mach result.
+    Kern(KernReturn),
+    /// The ioctl itself failed (EFAULT, EINVAL, ENOTTY, ...).
+    Os(io::Error),
+}
+
+impl Error {
+    /// The Mach result, if this is one.
+    pub fn kern(&self) -> Option<KernReturn> {
+        match self {
+            Error::Kern(kr) => Some(*kr),
+            Error::Os(_) => None,
+        }
+    }
+
+    /// The errno, if the ioctl itself failed.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Error::Kern(_) => None,
+            Error::Os(e) => e.raw_os_error(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Kern(kr) => write!(f, "{kr}"),
+            Error::Os(e) => write!(f, "/dev/mach: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Os(e)
+    }
+}
+
+impl From<KernReturn> for Error {
+    fn from(kr: KernReturn) -> Self {
+        Error::Kern(kr)
+    }
+}
+
+impl PartialEq<KernReturn> for Error {
+    fn eq(&self, other: &KernReturn) -> bool {
+        self.kern() == Some(*other)
+    }
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+fn check(kr: i32) -> Result<()> {
+    if kr == sys::KERN_SUCCESS {
+        Ok(())
+    } else {
+        Err(Error::Kern(KernReturn(kr)))
+    }
+}
+
+/// Issues one ioctl whose argument is a `T` the module reads and rewrites.
+///
+/// # Safety
+///
+/// `cmd` must be a `_IOWR` command whose size is `size_of::<T>()` and whose
+/// argument struct is `T`; any addresses inside `arg` must be valid for what
+/// that command does with them.
+pub unsafe fn ioctl_raw<T>(fd: BorrowedFd<'_>, cmd: u32, arg: &mut T) -> io::Result<()> {
+    // SAFETY: The caller guarantees that `cmd` takes a `T`; `arg` is a valid
+    // exclusive reference for the duration of the call.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), cmd as libc::c_ulong, arg as *mut T) };
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// One Mach IPC space: an open `/dev/mach` file. Closing it (dropping the
+/// value, or the process exiting) destroys every right it holds.
+#[derive(Debug)]
+pub struct Space {
+    fd: OwnedFd,
+}
+
+impl Space {
+    /// Opens `/dev/mach`, creating a new IPC space.
+    pub fn open() -> io::Result<Space> {
+        let file: File = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .custom_flags(libc::O_CLOEXEC)
+            .open(DEVICE_PATH)?;
+        Ok(Space { fd: file.into() })
+    }
+
+    /// Wraps an already open `/dev/mach` descriptor.
+    pub fn from_fd(fd: OwnedFd) -> Space {
+        Space { fd }
+    }
+
+    fn call<T>(&self, cmd: u32, arg: &mut T) -> io::Result<()> {
+        // SAFETY: Every caller in this file pairs a command with its own
+        // argument struct, and none of those structs carries an address that
+        // is not valid (see `names`).
+        unsafe { ioctl_raw(self.fd.as_fd(), cmd, arg) }
+    }
+
+    /// The ABI version the module speaks (`sys::MACH_API_VERSION`).
+    pub fn api_version(&self) -> io::Result<u32> {
+        let mut a = sys::ApiVersionArgs::default();
+        self.call(sys::MACH_IOC_API_VERSION, &mut a)?;
+        Ok(a.version)
+    }
+
+    /// The caller's name for its own task port (`mach_task_self()`).
+    pub fn task_self(&self) -> PortName {
+        PortName(sys::MACH_TASK_SELF_NAME)
+    }
+
+    /// `mach_port_allocate`: a new receive right, port set or dead name,
+    /// under a name the kernel chooses.
+    pub fn allocate(&self, task: PortName, right: PortRight) -> Result<PortName> {
+        let mut a = sys::PortAllocateArgs { task: task.0, right: right.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_ALLOCATE, &mut a)?;
+        check(a.kr)?;
+        Ok(PortName(a.name))
+    }
+
+    /// `mach_port_allocate_name`: the same, under the caller's `name`.
+    pub fn allocate_name(&self, task: PortName, right: PortRight, name: PortName) -> Result<()> {
+        let mut a = sys::PortAllocateArgs { task: task.0, right: right.0, name: name.0, kr: 0 };
+        self.call(sys::MACH_IOC_PORT_ALLOCATE_NAME, &mut a)?;
+        check(a.kr)
+    }
+
+    /// `mach_reply_port`: a new receive right in the caller's own space.
+    /// `PortName::NULL` if the port could not be created.
+    pub fn reply_port(&self) -> io::Result<PortName> {
+        let mut a = sys::ReplyPortArgs::default();
+        self.call(sys::MACH_IOC_REPLY_PORT, &mut a)?;
+        Ok(PortName(a.name))
+    }
+
+    /// `mach_port_type`: the rights `name` denotes.
+    pub fn port_type(&self, task: PortName, name: PortName) -> Result<PortType> {
+        let mut a = sys::PortTypeArgs { task: task.0, name: name.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_TYPE, &mut a)?;
+        check(a.kr)?;
+        Ok(PortType(a.ptype))
+    }
+
+    /// `mach_port_names`: every name in the space with its type, in
+    /// ascending name order.
+    pub fn names(&self, task: PortName) -> Result<Vec<(PortName, PortType)>> {
+        let mut capacity = 0u32;
+        loop {
+            let mut names = vec![0u32; capacity as usize];
+            let mut types = vec![0u32; capacity as usize];
+            let mut a = sys::PortNamesArgs {
+                task: task.0,
+                capacity,
+                names: if capacity > 0 { names.as_mut_ptr() as u64 } else { 0 },
+                types: if capacity > 0 { types.as_mut_ptr() as u64 } else { 0 },
+                ..Default::default()
+            };
+            self.call(sys::MACH_IOC_PORT_NAMES, &mut a)?;
+            check(a.kr)?;
+            if a.count <= capacity {
+                let n = a.count as usize;
+                return Ok(names[..n]
+                    .iter()
+                    .zip(&types[..n])
+                    .map(|(&n, &t)| (PortName(n), PortType(t)))
+                    .collect());
+            }
+            // Leave room for names added before the next call.
+            capacity = a.count.saturating_add(16);
+        }
+    }
+
+    /// `mach_port_get_refs`: the user references `name` holds for `right`
+    /// (0 when it does not hold that right).
+    pub fn get_refs(&self, task: PortName, name: PortName, right: PortRight) -> Result<u32> {
+        let mut a = sys::PortGetRefsArgs { task: task.0, name: name.0, right: right.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_GET_REFS, &mut a)?;
+        check(a.kr)?;
+        Ok(a.refs)
+    }
+
+    /// `mach_port_mod_refs`: adds `delta` user references for `right`.
+    pub fn mod_refs(&self, task: PortName, name: PortName, right: PortRight, delta: i32) -> Result<()> {
+        let mut a = sys::PortModRefsArgs { task: task.0, name: name.0, right: right.0, delta, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_MOD_REFS, &mut a)?;
+        check(a.kr)
+    }
+
+    /// `mach_port_deallocate`: releases one user reference of a send right,
+    /// send-once right or dead name (a port set is destroyed, as in XNU).
+    pub fn deallocate(&self, task: PortName, name: PortName) -> Result<()> {
+        let mut a = sys::PortNameArgs { task: task.0, name: name.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_DEALLOCATE, &mut a)?;
+        check(a.kr)
+    }
+
+    /// `mach_port_destroy`: removes every right `name` denotes.
+    pub fn destroy(&self, task: PortName, name: PortName) -> Result<()> {
+        let mut a = sys::PortNameArgs { task: task.0, name: name.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_DESTROY, &mut a)?;
+        check(a.kr)
+    }
+}
+
+impl AsFd for Space {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Space {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.as_raw_fd()
+    }
+}
