@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Ports, port sets, and the rights to them as owned values.
+
+use crate::abi;
+use crate::space::Space;
+use kernel::{
+    new_spinlock,
+    prelude::*,
+    sync::{
+        Arc,
+        SpinLock, //
+    },
+};
+
+/// What a port stands for besides being a message queue.
+pub(crate) enum PortKind {
+    /// An ordinary port, whose receive right is held by a space or travels
+    /// in a message.
+    Normal,
+    /// The task port of a space. The kernel holds its receive right for as
+    /// long as the space is open; `None` once the space has closed.
+    Task(Option<Arc<Space>>),
+}
+
+/// The state of a port, under [`Port::inner`].
+pub(crate) struct PortInner {
+    /// False once the receive right has been destroyed: the port is dead and
+    /// every send or send-once right to it is a dead name in waiting.
+    pub(crate) active: bool,
+    pub(crate) kind: PortKind,
+    /// Send rights: one per name holding send rights, plus one per send
+    /// right outside any space (not one per user reference).
+    pub(crate) srights: u32,
+    /// Send-once rights, wherever they are.
+    pub(crate) sorights: u32,
+    /// Make-send count: send rights made from the receive right.
+    pub(crate) mscount: u32,
+    pub(crate) seqno: u32,
+    pub(crate) qlimit: u32,
+}
+
+/// A Mach port.
+///
+/// # Protocol
+///
+/// A port is created with its receive right ([`Port::new`] returns a
+/// [`ReceiveRight`]) and is *active* until that right is destroyed
+/// ([`Port::destroy`]); then it is dead for good. Entries in other spaces are
+/// not visited when a port dies: they still hold an `Arc<Port>` and turn into
+/// dead names the next time their space looks at them (as XNU does).
+///
+/// Dropping the last `Arc<Port>` frees memory only and takes no lock: by the
+/// time a port can no longer be reached it has died and given everything up.
+#[pin_data]
+pub(crate) struct Port {
+    #[pin]
+    pub(crate) inner: SpinLock<PortInner>,
+}
+
+impl Port {
+    fn alloc(kind: PortKind) -> Result<Arc<Port>, kernel::error::Error> {
+        Arc::pin_init(
+            pin_init!(Port {
+                inner <- new_spinlock!(
+                    PortInner {
+                        active: true,
+                        kind,
+                        srights: 0,
+                        sorights: 0,
+                        mscount: 0,
+                        seqno: 0,
+                        qlimit: abi::MACH_PORT_QLIMIT_DEFAULT,
+                    },
+                    "Port::inner"
+                ),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )
+    }
+
+    /// Creates a port and returns its receive right.
+    pub(crate) fn new() -> Result<ReceiveRight, kernel::error::Error> {
+        Ok(ReceiveRight(Self::alloc(PortKind::Normal)?))
+    }
+
+    /// Creates the task port of a space (not yet attached to it, see
+    /// [`Port::attach_task`]). The kernel holds its receive right.
+    pub(crate) fn new_task() -> Result<Arc<Port>, kernel::error::Error> {
+        Self::alloc(PortKind::Task(None))
+    }
+
+    /// Points a task port at its space.
+    pub(crate) fn attach_task(&self, space: Arc<Space>) {
+        let mut inner = self.inner.lock();
+        inner.kind = PortKind::Task(Some(space));
+    }
+
+    /// Kills a task port when its space closes. Returns the space reference
+    /// it held, for the caller to drop after this port's lock is released.
+    pub(crate) fn detach_task(&self) -> Option<Arc<Space>> {
+        let mut inner = self.inner.lock();
+        inner.active = false;
+        match &mut inner.kind {
+            PortKind::Task(space) => space.take(),
+            PortKind::Normal => None,
+        }
+    }
+
+    /// The space this port is the task port of, if it is one and the space
+    /// is open.
+    pub(crate) fn task_space(&self) -> Option<Arc<Space>> {
+        let inner = self.inner.lock();
+        match &inner.kind {
+            PortKind::Task(Some(space)) if inner.active => Some(space.clone()),
+            _ => None,
+        }
+    }
+
+    pub(crate) fn is_active(&self) -> bool {
+        self.inner.lock().active
+    }
+
+    /// Makes a send right from the receive right (MAKE_SEND).
+    pub(crate) fn make_send(self: &Arc<Self>) -> SendRight {
+        let mut inner = self.inner.lock();
+        inner.mscount = inner.mscount.wrapping_add(1);
+        inner.srights += 1;
+        drop(inner);
+        SendRight(self.clone())
+    }
+
+    /// Destroys the port: the receive right is gone.
+    fn destroy(&self) {
+        let mut inner = self.inner.lock();
+        inner.active = false;
+        inner.mscount = 0;
+        inner.seqno = 0;
+    }
+}
+
+/// A receive right outside any name table. Dropping it destroys the port.
+pub(crate) struct ReceiveRight(Arc<Port>);
+
+impl ReceiveRight {
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.0
+    }
+
+    /// Gives up the right without destroying the port, for an entry that
+    /// takes it over (the entry then destroys the port when it goes).
+    pub(crate) fn into_port(self) -> Arc<Port> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+
+    /// Takes over the receive right an entry held for `port`.
+    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
+        Self(port)
+    }
+}
+
+impl Drop for ReceiveRight {
+    fn drop(&mut self) {
+        self.0.destroy();
+    }
+}
+
+/// A send right outside any name table (counted in `srights`). Dropping it
+/// releases it.
+pub(crate) struct SendRight(Arc<Port>);
+
+impl SendRight {
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.0
+    }
+
+    pub(crate) fn into_port(self) -> Arc<Port> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+
+    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
+        Self(port)
+    }
+}
+
+impl Drop for SendRight {
+    fn drop(&mut self) {
+        let mut inner = self.0.inner.lock();
+        inner.srights = inner.srights.saturating_sub(1);
+    }
+}
+
+/// A send-once right outside any name table. Dropping it releases it.
+pub(crate) struct SendOnceRight(Arc<Port>);
+
+impl SendOnceRight {
+    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
+        Self(port)
+    }
+}
+
+impl Drop for SendOnceRight {
+    fn drop(&mut self) {
+        let mut inner = self.0.inner.lock();
+        inner.sorights = inner.sorights.saturating_sub(1);
+    }
+}
+
+/// The state of a port set, under [`PortSet::inner`].
+pub(crate) struct PortSetInner {
+    pub(crate) active: bool,
+}
+
+/// A port set.
+#[pin_data]
+pub(crate) struct PortSet {
+    #[pin]
+    pub(crate) inner: SpinLock<PortSetInner>,
+}
+
+impl PortSet {
+    /// Creates an empty port set and returns the right to it.
+    pub(crate) fn new() -> Result<PortSetRight, kernel::error::Error> {
+        let set = Arc::pin_init(
+            pin_init!(PortSet {
+                inner <- new_spinlock!(PortSetInner { active: true }, "PortSet::inner"),
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        Ok(PortSetRight(set))
+    }
+
+    fn destroy(&self) {
+        self.inner.lock().active = false;
+    }
+}
+
+/// The right to a port set. Dropping it destroys the set.
+pub(crate) struct PortSetRight(Arc<PortSet>);
+
+impl PortSetRight {
+    pub(crate) fn into_set(self) -> Arc<PortSet> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+
+    pub(crate) fn from_entry(set: Arc<PortSet>) -> Self {
+        Self(set)
+    }
+}
+
+impl Drop for PortSetRight {
+    fn drop(&mut self) {
+        self.0.destroy();
+    }
+}

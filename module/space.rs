@@ -1,0 +1,475 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! IPC spaces: one per open `/dev/mach` file, and the ioctls on them.
+
+use crate::abi::{self, *};
+use crate::kern::{kr_of, KResult, KernReturn};
+use crate::names::{Entry, NameTable};
+use crate::port::{Port, PortSet};
+use core::mem::size_of;
+use kernel::{
+    bindings,
+    fs::File,
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceRegistration, //
+    },
+    new_mutex,
+    prelude::*,
+    rbtree::RBTreeNodeReservation,
+    sync::{
+        Arc,
+        ArcBorrow,
+        Mutex, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    },
+};
+
+/// A reference on this module, held by every space so that the module
+/// cannot be unloaded while a space exists (the misc-device glue leaves the
+/// file operations' owner unset, so the VFS does not do it for us).
+struct ModuleRef;
+
+impl ModuleRef {
+    fn get() -> Result<Self> {
+        // SAFETY: `THIS_MODULE` is this module, which is loaded while its
+        // code runs.
+        if unsafe { bindings::try_module_get(crate::THIS_MODULE.as_ptr()) } {
+            Ok(ModuleRef)
+        } else {
+            Err(ENODEV)
+        }
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: This `ModuleRef` holds one reference taken in `get`.
+        unsafe { bindings::module_put(crate::THIS_MODULE.as_ptr()) };
+    }
+}
+
+/// The state of a space, under [`Space::inner`].
+pub(crate) struct SpaceInner {
+    /// Set when the file is released; nothing is inserted afterwards.
+    dead: bool,
+    names: NameTable,
+}
+
+/// An IPC space: the port names of one Mach task.
+///
+/// There is one `Space` per open file description of `/dev/mach`; it lives
+/// until the file's last reference goes ([`MiscDevice::release`]), when
+/// every right it holds is released. The space's own task port points back
+/// at it until then; that cycle is broken on release.
+#[pin_data]
+pub(crate) struct Space {
+    #[pin]
+    inner: Mutex<SpaceInner>,
+    /// The task port; the kernel holds its receive right.
+    task_port: Arc<Port>,
+    _module: ModuleRef,
+}
+
+/// Runs one ioctl whose argument is a `T` read from and written back to
+/// `arg`. `op` returns the value to write back. The whole struct is read
+/// once; reserved fields are checked by `op`.
+fn with_args<T: FromBytes + AsBytes>(arg: usize, op: impl FnOnce(T) -> Result<T>) -> Result<isize> {
+    let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(arg), size_of::<T>()).reader_writer();
+    let args = reader.read::<T>()?;
+    let out = op(args)?;
+    writer.write(&out)?;
+    Ok(0)
+}
+
+/// Checks that the argument struct can be written back before an operation
+/// that changes the space, so that a failed call changes nothing.
+fn probe_writable<T: AsBytes>(arg: usize, args: &T) -> Result {
+    UserSlice::new(UserPtr::from_addr(arg), size_of::<T>()).writer().write(args)
+}
+
+fn reserved_zero(value: u32) -> Result {
+    if value == 0 {
+        Ok(())
+    } else {
+        Err(EINVAL)
+    }
+}
+
+impl Space {
+    fn new() -> Result<Arc<Space>> {
+        let module = ModuleRef::get()?;
+        let task_port = Port::new_task()?;
+        let space = Arc::pin_init(
+            try_pin_init!(Space {
+                inner <- new_mutex!(SpaceInner { dead: false, names: NameTable::new() }, "Space::inner"),
+                task_port: task_port.clone(),
+                _module: module,
+            }),
+            GFP_KERNEL_ACCOUNT,
+        )?;
+        // The task-self name: a send right to the space's own task port.
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let entry = Entry::send(task_port.make_send(), 1);
+        let inserted = space.inner.lock().names.insert_at(abi::MACH_TASK_SELF_NAME, entry, node);
+        if let Err((_, entry)) = inserted {
+            drop(entry);
+            return Err(ENOMEM);
+        }
+        task_port.attach_task(space.clone());
+        Ok(space)
+    }
+
+    /// Closes the space: releases every right it holds and kills its task
+    /// port. Waits for nothing in user space.
+    fn close(&self) {
+        let entries = {
+            let mut inner = self.inner.lock();
+            inner.dead = true;
+            inner.names.take_all()
+        };
+        let me = self.task_port.detach_task();
+        drop(entries);
+        drop(me);
+    }
+
+    /// The space `task` names in this space: `task` must denote a send right
+    /// to the task port of an open space.
+    fn task_space(&self, task: u32) -> KResult<Arc<Space>> {
+        let port = {
+            let mut inner = self.inner.lock();
+            match inner.names.get(task) {
+                Some(entry) if entry.has(MACH_PORT_TYPE_SEND) => entry.port().cloned(),
+                _ => None,
+            }
+        };
+        port.and_then(|port| port.task_space()).ok_or(KernReturn::INVALID_TASK)
+    }
+
+    /// Creates a right of kind `right` and inserts it under `name`, or under
+    /// a name the kernel picks when `name` is `None`.
+    fn allocate(&self, right: u32, name: Option<u32>) -> KResult<u32> {
+        if !matches!(right, MACH_PORT_RIGHT_RECEIVE | MACH_PORT_RIGHT_PORT_SET | MACH_PORT_RIGHT_DEAD_NAME) {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if name.is_some_and(|name| !mach_port_valid(name)) {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        let entry = match right {
+            MACH_PORT_RIGHT_RECEIVE => Entry::receive(Port::new()?),
+            MACH_PORT_RIGHT_PORT_SET => Entry::port_set(PortSet::new()?),
+            _ => Entry::dead_name(1),
+        };
+        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
+        let result = {
+            let mut inner = self.inner.lock();
+            if inner.dead {
+                Err((KernReturn::INVALID_TASK, entry))
+            } else {
+                match name {
+                    Some(name) => inner.names.insert_at(name, entry, node).map(|()| name),
+                    None => inner.names.insert(entry, node),
+                }
+            }
+        };
+        // A refused entry is dropped here, with no lock held.
+        result.map_err(|(kr, _entry)| kr)
+    }
+
+    fn port_type(&self, name: u32) -> KResult<u32> {
+        match name {
+            MACH_PORT_NULL => return Err(KernReturn::INVALID_NAME),
+            MACH_PORT_DEAD => return Ok(MACH_PORT_TYPE_DEAD_NAME),
+            _ => {}
+        }
+        let mut inner = self.inner.lock();
+        Ok(inner.names.lookup(name)?.bits)
+    }
+
+    fn get_refs(&self, name: u32, right: u32) -> KResult<u32> {
+        if right >= MACH_PORT_RIGHT_NUMBER {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if !mach_port_valid(name) {
+            return match right {
+                MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_SEND_ONCE => Ok(1),
+                _ => Err(KernReturn::INVALID_NAME),
+            };
+        }
+        let mut inner = self.inner.lock();
+        let entry = inner.names.lookup(name)?;
+        if entry.bits & mach_port_type(right) == 0 {
+            return Ok(0);
+        }
+        Ok(match right {
+            MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => entry.urefs,
+            _ => 1,
+        })
+    }
+
+    /// `mach_port_mod_refs`. Whatever the change releases is dropped after
+    /// the space lock.
+    fn mod_refs(&self, name: u32, right: u32, delta: i32) -> KResult {
+        if right >= MACH_PORT_RIGHT_NUMBER {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if !mach_port_valid(name) {
+            return match right {
+                MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_SEND_ONCE => Ok(()),
+                _ => Err(KernReturn::INVALID_NAME),
+            };
+        }
+        let mut inner = self.inner.lock();
+        let names = &mut inner.names;
+        let entry = names.lookup(name)?;
+        let released: Option<Entry> = match right {
+            MACH_PORT_RIGHT_RECEIVE | MACH_PORT_RIGHT_PORT_SET | MACH_PORT_RIGHT_SEND_ONCE => {
+                if !entry.has(mach_port_type(right)) {
+                    return Err(KernReturn::INVALID_RIGHT);
+                }
+                match delta {
+                    0 => None,
+                    -1 => {
+                        if right == MACH_PORT_RIGHT_RECEIVE && entry.has(MACH_PORT_TYPE_SEND) {
+                            // The send rights stay under the name and turn
+                            // into a dead name once the port has died.
+                            let receive = entry.take_receive();
+                            drop(inner);
+                            drop(receive);
+                            return Ok(());
+                        }
+                        names.remove(name)
+                    }
+                    _ => return Err(KernReturn::INVALID_VALUE),
+                }
+            }
+            MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => {
+                if !entry.has(mach_port_type(right)) {
+                    return Err(KernReturn::INVALID_RIGHT);
+                }
+                let urefs = i64::from(entry.urefs) + i64::from(delta);
+                if urefs < 0 {
+                    return Err(KernReturn::INVALID_VALUE);
+                }
+                if urefs > i64::from(MACH_PORT_UREFS_MAX) {
+                    return Err(KernReturn::UREFS_OVERFLOW);
+                }
+                if urefs > 0 {
+                    entry.urefs = urefs as u32;
+                    None
+                } else if entry.has(MACH_PORT_TYPE_RECEIVE) {
+                    let send = entry.take_send();
+                    drop(inner);
+                    drop(send);
+                    return Ok(());
+                } else {
+                    names.remove(name)
+                }
+            }
+            // MACH_PORT_RIGHT_LABELH: no name ever holds it.
+            _ => return Err(KernReturn::INVALID_RIGHT),
+        };
+        drop(inner);
+        drop(released);
+        Ok(())
+    }
+
+    /// `mach_port_deallocate`: one user reference less.
+    fn deallocate(&self, name: u32) -> KResult {
+        if !mach_port_valid(name) {
+            return Ok(());
+        }
+        let mut inner = self.inner.lock();
+        let names = &mut inner.names;
+        let entry = names.lookup(name)?;
+        let released = if entry.has(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) {
+            if entry.urefs > 1 {
+                entry.urefs -= 1;
+                None
+            } else if entry.has(MACH_PORT_TYPE_RECEIVE) {
+                let send = entry.take_send();
+                drop(inner);
+                drop(send);
+                return Ok(());
+            } else {
+                names.remove(name)
+            }
+        } else if entry.has(MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_PORT_SET) {
+            names.remove(name)
+        } else {
+            return Err(KernReturn::INVALID_RIGHT);
+        };
+        drop(inner);
+        drop(released);
+        Ok(())
+    }
+
+    /// `mach_port_destroy`: every right under the name goes.
+    fn destroy(&self, name: u32) -> KResult {
+        if !mach_port_valid(name) {
+            return Ok(());
+        }
+        let released = {
+            let mut inner = self.inner.lock();
+            inner.names.lookup(name)?;
+            inner.names.remove(name)
+        };
+        drop(released);
+        Ok(())
+    }
+
+    /// Collects the names and types of the space if there are at most
+    /// `capacity`; always returns the count.
+    fn names(&self, capacity: u32) -> Result<(u32, KVVec<(u32, u32)>)> {
+        let mut inner = self.inner.lock();
+        let count = inner.names.count();
+        let mut list = KVVec::new();
+        if count <= capacity {
+            list.reserve(count as usize, GFP_KERNEL_ACCOUNT)?;
+            inner.names.for_each(|name, bits| {
+                // Cannot fail: the capacity was reserved for `count` names.
+                let _ = list.push_within_capacity((name, bits));
+            });
+        }
+        Ok((count, list))
+    }
+
+    // --- ioctl handlers -----------------------------------------------------
+
+    fn ioctl_allocate(&self, arg: usize, named: bool) -> Result<isize> {
+        with_args(arg, |mut a: PortAllocateArgs| {
+            probe_writable(arg, &a)?;
+            let result = self
+                .task_space(a.task)
+                .and_then(|space| space.allocate(a.right, if named { Some(a.name) } else { None }));
+            if let Ok(name) = result {
+                a.name = name;
+            }
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_reply_port(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: ReplyPortArgs| {
+            reserved_zero(a.reserved)?;
+            probe_writable(arg, &a)?;
+            a.name = self.allocate(MACH_PORT_RIGHT_RECEIVE, None).unwrap_or(MACH_PORT_NULL);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_type(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortTypeArgs| {
+            let result = self.task_space(a.task).and_then(|space| space.port_type(a.name));
+            a.ptype = *result.as_ref().unwrap_or(&0);
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_get_refs(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortGetRefsArgs| {
+            reserved_zero(a.reserved)?;
+            let result = self.task_space(a.task).and_then(|space| space.get_refs(a.name, a.right));
+            a.refs = *result.as_ref().unwrap_or(&0);
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_mod_refs(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortModRefsArgs| {
+            reserved_zero(a.reserved)?;
+            probe_writable(arg, &a)?;
+            let result = self.task_space(a.task).and_then(|space| space.mod_refs(a.name, a.right, a.delta));
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_deallocate(&self, arg: usize, destroy: bool) -> Result<isize> {
+        with_args(arg, |mut a: PortNameArgs| {
+            reserved_zero(a.reserved)?;
+            probe_writable(arg, &a)?;
+            let result = self.task_space(a.task).and_then(|space| {
+                if destroy {
+                    space.destroy(a.name)
+                } else {
+                    space.deallocate(a.name)
+                }
+            });
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_names(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortNamesArgs| {
+            if a.capacity > 0 && (a.names == 0 || a.types == 0) {
+                return Err(EINVAL);
+            }
+            let space = match self.task_space(a.task) {
+                Ok(space) => space,
+                Err(kr) => {
+                    a.count = 0;
+                    a.kr = kr.0;
+                    return Ok(a);
+                }
+            };
+            let (count, list) = space.names(a.capacity)?;
+            if count <= a.capacity {
+                let bytes = count as usize * size_of::<u32>();
+                let mut names = UserSlice::new(UserPtr::from_addr(a.names as usize), bytes).writer();
+                let mut types = UserSlice::new(UserPtr::from_addr(a.types as usize), bytes).writer();
+                for &(name, bits) in list.iter() {
+                    names.write(&name)?;
+                    types.write(&bits)?;
+                }
+            }
+            a.count = count;
+            a.kr = KERN_SUCCESS;
+            Ok(a)
+        })
+    }
+}
+
+#[vtable]
+impl MiscDevice for Space {
+    type Ptr = Arc<Space>;
+
+    fn open(_file: &File, _misc: &MiscDeviceRegistration<Self>) -> Result<Arc<Space>> {
+        Space::new()
+    }
+
+    fn release(space: Arc<Space>, _file: &File) {
+        space.close();
+    }
+
+    fn ioctl(space: ArcBorrow<'_, Space>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+        match cmd {
+            MACH_IOC_API_VERSION => with_args(arg, |mut a: ApiVersionArgs| {
+                reserved_zero(a.reserved)?;
+                a.version = MACH_API_VERSION;
+                Ok(a)
+            }),
+            MACH_IOC_REPLY_PORT => space.ioctl_reply_port(arg),
+            MACH_IOC_PORT_ALLOCATE => space.ioctl_allocate(arg, false),
+            MACH_IOC_PORT_ALLOCATE_NAME => space.ioctl_allocate(arg, true),
+            MACH_IOC_PORT_TYPE => space.ioctl_type(arg),
+            MACH_IOC_PORT_NAMES => space.ioctl_names(arg),
+            MACH_IOC_PORT_GET_REFS => space.ioctl_get_refs(arg),
+            MACH_IOC_PORT_MOD_REFS => space.ioctl_mod_refs(arg),
+            MACH_IOC_PORT_DEALLOCATE => space.ioctl_deallocate(arg, false),
+            MACH_IOC_PORT_DESTROY => space.ioctl_deallocate(arg, true),
+            _ => Err(ENOTTY),
+        }
+    }
+}
