@@ -2,7 +2,6 @@
 
 //! Ports, port sets, and the rights to them as owned values.
 
-use crate::abi;
 use crate::space::Space;
 use kernel::{
     new_spinlock,
@@ -36,8 +35,6 @@ pub(crate) struct PortInner {
     pub(crate) sorights: u32,
     /// Make-send count: send rights made from the receive right.
     pub(crate) mscount: u32,
-    pub(crate) seqno: u32,
-    pub(crate) qlimit: u32,
 }
 
 /// A Mach port.
@@ -69,8 +66,6 @@ impl Port {
                         srights: 0,
                         sorights: 0,
                         mscount: 0,
-                        seqno: 0,
-                        qlimit: abi::MACH_PORT_QLIMIT_DEFAULT,
                     },
                     "Port::inner"
                 ),
@@ -135,7 +130,6 @@ impl Port {
         let mut inner = self.inner.lock();
         inner.active = false;
         inner.mscount = 0;
-        inner.seqno = 0;
     }
 }
 
@@ -143,10 +137,6 @@ impl Port {
 pub(crate) struct ReceiveRight(Arc<Port>);
 
 impl ReceiveRight {
-    pub(crate) fn port(&self) -> &Arc<Port> {
-        &self.0
-    }
-
     /// Gives up the right without destroying the port, for an entry that
     /// takes it over (the entry then destroys the port when it goes).
     pub(crate) fn into_port(self) -> Arc<Port> {
@@ -173,10 +163,6 @@ impl Drop for ReceiveRight {
 pub(crate) struct SendRight(Arc<Port>);
 
 impl SendRight {
-    pub(crate) fn port(&self) -> &Arc<Port> {
-        &self.0
-    }
-
     pub(crate) fn into_port(self) -> Arc<Port> {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so the `Arc` is

@@ -107,10 +107,11 @@ impl Space {
     fn new() -> Result<Arc<Space>> {
         let module = ModuleRef::get()?;
         let task_port = Port::new_task()?;
+        let space_port = task_port.clone();
         let space = Arc::pin_init(
             try_pin_init!(Space {
                 inner <- new_mutex!(SpaceInner { dead: false, names: NameTable::new() }, "Space::inner"),
-                task_port: task_port.clone(),
+                task_port: space_port,
                 _module: module,
             }),
             GFP_KERNEL_ACCOUNT,

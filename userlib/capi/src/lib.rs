@@ -91,7 +91,11 @@ fn space_fd() -> Result<RawFd, kern_return_t> {
         // SAFETY: The handlers are plain functions that live for the whole
         // program.
         let rc = unsafe {
-            libc::pthread_atfork(Some(atfork_prepare), Some(atfork_parent), Some(atfork_child))
+            libc::pthread_atfork(
+                Some(atfork_prepare),
+                Some(atfork_parent),
+                Some(atfork_child),
+            )
         };
         if rc == 0 {
             ATFORK.store(true, Ordering::Relaxed);
@@ -198,7 +202,9 @@ pub extern "C" fn mach_port_allocate_name(
     right: u32,
     name: mach_port_name_t,
 ) -> kern_return_t {
-    kr_of(with_space(|s| s.allocate_name(PortName(task), PortRight(right), PortName(name))))
+    kr_of(with_space(|s| {
+        s.allocate_name(PortName(task), PortRight(right), PortName(name))
+    }))
 }
 
 /// A new receive right, or MACH_PORT_NULL if it cannot be created (the
@@ -265,16 +271,24 @@ pub extern "C" fn mach_port_mod_refs(
     right: u32,
     delta: i32,
 ) -> kern_return_t {
-    kr_of(with_space(|s| s.mod_refs(PortName(task), PortName(name), PortRight(right), delta)))
+    kr_of(with_space(|s| {
+        s.mod_refs(PortName(task), PortName(name), PortRight(right), delta)
+    }))
 }
 
 #[no_mangle]
-pub extern "C" fn mach_port_deallocate(task: mach_port_name_t, name: mach_port_name_t) -> kern_return_t {
+pub extern "C" fn mach_port_deallocate(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+) -> kern_return_t {
     kr_of(with_space(|s| s.deallocate(PortName(task), PortName(name))))
 }
 
 #[no_mangle]
-pub extern "C" fn mach_port_destroy(task: mach_port_name_t, name: mach_port_name_t) -> kern_return_t {
+pub extern "C" fn mach_port_destroy(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+) -> kern_return_t {
     kr_of(with_space(|s| s.destroy(PortName(task), PortName(name))))
 }
 
@@ -351,11 +365,18 @@ fn names_ioctl(
     names: u64,
     types: u64,
 ) -> Result<sys::PortNamesArgs, kern_return_t> {
-    let mut a = sys::PortNamesArgs { task, capacity, names, types, ..Default::default() };
+    let mut a = sys::PortNamesArgs {
+        task,
+        capacity,
+        names,
+        types,
+        ..Default::default()
+    };
     // SAFETY: `fd` is the open space; MACH_IOC_PORT_NAMES takes a
     // PortNamesArgs; the arrays are either absent (capacity 0) or two
     // mappings of at least `capacity` u32s each that we own.
-    let r = unsafe { mach::ioctl_raw(BorrowedFd::borrow_raw(fd), sys::MACH_IOC_PORT_NAMES, &mut a) };
+    let r =
+        unsafe { mach::ioctl_raw(BorrowedFd::borrow_raw(fd), sys::MACH_IOC_PORT_NAMES, &mut a) };
     match r {
         Err(e) => Err(errno_kr(e.raw_os_error())),
         Ok(()) if a.kr != sys::KERN_SUCCESS => Err(a.kr),
@@ -379,11 +400,13 @@ fn port_names(task: mach_port_name_t) -> Result<(*mut u32, *mut u32, u32), kern_
         let names = Mapping::new(len).ok_or(sys::KERN_RESOURCE_SHORTAGE)?;
         let types = Mapping::new(len).ok_or(sys::KERN_RESOURCE_SHORTAGE)?;
         let a = names_ioctl(fd, task, capacity, names.addr as u64, types.addr as u64)?;
+        if a.count == 0 {
+            return Ok((ptr::null_mut(), ptr::null_mut(), 0));
+        }
         if a.count <= capacity {
+            // Keep only the pages the names fill, so that vm_deallocate of
+            // count * 4 bytes frees the whole mapping.
             let keep = round_page(a.count as usize * 4, page).unwrap_or(len);
-            if a.count == 0 {
-                return Ok((ptr::null_mut(), ptr::null_mut(), 0));
-            }
             return Ok((names.release(keep), types.release(keep), a.count));
         }
         count = a.count;
@@ -434,7 +457,11 @@ pub unsafe extern "C" fn mach_port_names(
 ///
 /// As with munmap: nothing in the range may be in use.
 #[no_mangle]
-pub unsafe extern "C" fn vm_deallocate(target: mach_port_name_t, address: usize, size: usize) -> kern_return_t {
+pub unsafe extern "C" fn vm_deallocate(
+    target: mach_port_name_t,
+    address: usize,
+    size: usize,
+) -> kern_return_t {
     if target != sys::MACH_TASK_SELF_NAME {
         return sys::KERN_INVALID_ARGUMENT;
     }
@@ -623,7 +650,10 @@ mod tests {
         assert_eq!(error_string(15), c"(os/kern) invalid name");
         assert_eq!(error_string(56), c"(os/kern) result not found");
         assert_eq!(error_string(57), c"unknown error code");
-        assert_eq!(error_string(0x1000_0003), c"(ipc/send) invalid destination port");
+        assert_eq!(
+            error_string(0x1000_0003),
+            c"(ipc/send) invalid destination port"
+        );
         assert_eq!(error_string(0x1000_4003), c"(ipc/rcv) timed out");
         assert_eq!(error_string(-300), c"(ipc/mig) client type check failure");
         assert_eq!(error_string(-1), c"(?/?) unknown error system");
@@ -635,11 +665,20 @@ mod tests {
         // SAFETY: Nothing is unmapped on these paths, or only a fresh mapping.
         unsafe {
             assert_eq!(vm_deallocate(0, 0x1000, 0x1000), sys::KERN_INVALID_ARGUMENT);
-            assert_eq!(vm_deallocate(sys::MACH_TASK_SELF_NAME, 0, 0), sys::KERN_SUCCESS);
-            assert_eq!(vm_deallocate(sys::MACH_TASK_SELF_NAME, usize::MAX - 10, 100), sys::KERN_INVALID_ARGUMENT);
+            assert_eq!(
+                vm_deallocate(sys::MACH_TASK_SELF_NAME, 0, 0),
+                sys::KERN_SUCCESS
+            );
+            assert_eq!(
+                vm_deallocate(sys::MACH_TASK_SELF_NAME, usize::MAX - 10, 100),
+                sys::KERN_INVALID_ARGUMENT
+            );
             let m = Mapping::new(page_size() * 2).unwrap();
             let p = m.release(page_size() * 2) as usize;
-            assert_eq!(vm_deallocate(sys::MACH_TASK_SELF_NAME, p + 8, page_size()), sys::KERN_SUCCESS);
+            assert_eq!(
+                vm_deallocate(sys::MACH_TASK_SELF_NAME, p + 8, page_size()),
+                sys::KERN_SUCCESS
+            );
         }
     }
 

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The /dev/mach ioctl ABI, in C. It mirrors uapi/src/abi.rs, the single
+ * source of truth, number for number; the assertions at the end check the
+ * same sizes, offsets and command values abi.rs checks.
+ *
+ * Every argument struct is read and rewritten by the module (_IOWR). A Mach
+ * result (kern_return_t) travels in the struct's kr field; the ioctl itself
+ * returns 0, or -1 with errno for a transport error (ENOTTY for an unknown
+ * command, EINVAL for a non-zero reserved field or a names call with a
+ * non-zero capacity and a null array, EFAULT for an unreadable or
+ * unwritable address). Reserved fields must be zero.
+ *
+ * Most programs want <mach/mach.h> and libmach.a instead.
+ */
+#ifndef _MACH_MACH_IOCTL_H_
+#define _MACH_MACH_IOCTL_H_
+
+#include <stddef.h>
+#include <linux/types.h>
+#include <linux/ioctl.h>
+
+/* The version of this ABI, answered by MACH_IOC_API_VERSION. */
+#define MACH_API_VERSION        1
+
+/* The name of every space's send right to its own task (mach_task_self()). */
+#define MACH_TASK_SELF_NAME     0x103u
+
+/* The most names one space can hold, the task-self name included. */
+#define MACH_SPACE_MAX_NAMES    (1u << 18)
+
+#define MACH_IOC_MAGIC          'M'
+
+/* MACH_IOC_API_VERSION: version is out. */
+struct mach_api_version_args {
+	__u32 version;
+	__u32 reserved;
+};
+
+/*
+ * MACH_IOC_PORT_ALLOCATE (mach_port_allocate: name is out) and
+ * MACH_IOC_PORT_ALLOCATE_NAME (mach_port_allocate_name: name is in).
+ */
+struct mach_port_allocate_args {
+	__u32 task;
+	__u32 right;
+	__u32 name;
+	__s32 kr;
+};
+
+/* MACH_IOC_REPLY_PORT: name is out, MACH_PORT_NULL on failure. */
+struct mach_reply_port_args {
+	__u32 name;
+	__u32 reserved;
+};
+
+/* MACH_IOC_PORT_TYPE: ptype is out. */
+struct mach_port_type_args {
+	__u32 task;
+	__u32 name;
+	__u32 ptype;
+	__s32 kr;
+};
+
+/*
+ * MACH_IOC_PORT_NAMES: names and types are user addresses of two arrays of
+ * capacity __u32s (either may be 0 to ask only for the count). count is
+ * always set to the number of names in the space; the arrays are written
+ * only when count <= capacity.
+ */
+struct mach_port_names_args {
+	__u32 task;
+	__u32 capacity;
+	__u64 names;
+	__u64 types;
+	__u32 count;
+	__s32 kr;
+};
+
+/* MACH_IOC_PORT_GET_REFS: refs is out. */
+struct mach_port_get_refs_args {
+	__u32 task;
+	__u32 name;
+	__u32 right;
+	__u32 refs;
+	__s32 kr;
+	__u32 reserved;
+};
+
+/* MACH_IOC_PORT_MOD_REFS. */
+struct mach_port_mod_refs_args {
+	__u32 task;
+	__u32 name;
+	__u32 right;
+	__s32 delta;
+	__s32 kr;
+	__u32 reserved;
+};
+
+/* MACH_IOC_PORT_DEALLOCATE and MACH_IOC_PORT_DESTROY. */
+struct mach_port_name_args {
+	__u32 task;
+	__u32 name;
+	__s32 kr;
+	__u32 reserved;
+};
+
+#define MACH_IOC_API_VERSION        _IOWR(MACH_IOC_MAGIC, 0x01, struct mach_api_version_args)
+#define MACH_IOC_REPLY_PORT         _IOWR(MACH_IOC_MAGIC, 0x02, struct mach_reply_port_args)
+#define MACH_IOC_PORT_ALLOCATE      _IOWR(MACH_IOC_MAGIC, 0x10, struct mach_port_allocate_args)
+#define MACH_IOC_PORT_ALLOCATE_NAME _IOWR(MACH_IOC_MAGIC, 0x11, struct mach_port_allocate_args)
+#define MACH_IOC_PORT_TYPE          _IOWR(MACH_IOC_MAGIC, 0x12, struct mach_port_type_args)
+#define MACH_IOC_PORT_NAMES         _IOWR(MACH_IOC_MAGIC, 0x13, struct mach_port_names_args)
+#define MACH_IOC_PORT_GET_REFS      _IOWR(MACH_IOC_MAGIC, 0x14, struct mach_port_get_refs_args)
+#define MACH_IOC_PORT_MOD_REFS      _IOWR(MACH_IOC_MAGIC, 0x15, struct mach_port_mod_refs_args)
+#define MACH_IOC_PORT_DEALLOCATE    _IOWR(MACH_IOC_MAGIC, 0x16, struct mach_port_name_args)
+#define MACH_IOC_PORT_DESTROY       _IOWR(MACH_IOC_MAGIC, 0x17, struct mach_port_name_args)
+
+/* Layout checks: the same numbers are asserted in uapi/src/abi.rs. */
+#ifdef __cplusplus
+#define MACH_IOCTL_ASSERT(cond) static_assert(cond, #cond)
+#elif defined(__GNUC__)
+/* __extension__: accepted in -std=gnu99/c99 -pedantic too. */
+#define MACH_IOCTL_ASSERT(cond) __extension__ _Static_assert(cond, #cond)
+#else
+#define MACH_IOCTL_ASSERT(cond) _Static_assert(cond, #cond)
+#endif
+
+MACH_IOCTL_ASSERT(sizeof(struct mach_api_version_args) == 8);
+MACH_IOCTL_ASSERT(sizeof(struct mach_reply_port_args) == 8);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_allocate_args) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_allocate_args, name) == 8);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_allocate_args, kr) == 12);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_type_args) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_type_args, ptype) == 8);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_names_args) == 32);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_names_args, names) == 8);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_names_args, types) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_names_args, count) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_names_args, kr) == 28);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_get_refs_args) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_get_refs_args, refs) == 12);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_get_refs_args, kr) == 16);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_mod_refs_args) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_mod_refs_args, delta) == 12);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_mod_refs_args, kr) == 16);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_name_args) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_name_args, kr) == 8);
+MACH_IOCTL_ASSERT(MACH_IOC_API_VERSION == 0xc0084d01u);
+MACH_IOCTL_ASSERT(MACH_IOC_PORT_NAMES == 0xc0204d13u);
+
+#undef MACH_IOCTL_ASSERT
+
+#endif /* _MACH_MACH_IOCTL_H_ */

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Mach on Linux: the port calls, with macOS's prototypes. docs/calls.md
+ * gives each call's checks and results exactly.
+ *
+ * The process has one IPC space, /dev/mach, opened on the first call and
+ * kept. After fork() the child starts a space of its own on its next call,
+ * as a new Mach task would; names from the parent mean nothing there.
+ *
+ * Besides the kern_return_t values the module gives, every call can return:
+ *
+ *   KERN_FAILURE            /dev/mach cannot be opened (no module, no
+ *                           permission, no descriptors left); the open is
+ *                           tried again on the next call. Also an ioctl
+ *                           that fails with an errno not listed below
+ *                           (ENOTTY from an older module, ...).
+ *   KERN_INVALID_ADDRESS    the ioctl failed with EFAULT.
+ *   KERN_INVALID_ARGUMENT   the ioctl failed with EINVAL; or an out-pointer
+ *                           is NULL (checked before anything else; macOS
+ *                           would crash instead).
+ *   KERN_RESOURCE_SHORTAGE  the ioctl failed with ENOMEM; or
+ *                           mach_port_names could not map its arrays.
+ *
+ * Out-parameters are written only on KERN_SUCCESS.
+ */
+#ifndef _MACH_MACH_PORT_H_
+#define _MACH_MACH_PORT_H_
+
+#include <mach/mach_types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Every name in the space with its type, in ascending name order. *names and
+ * *types are fresh anonymous mappings (a whole number of pages each), to be
+ * freed with vm_deallocate(mach_task_self(), (vm_address_t)*names,
+ * *namesCnt * sizeof(**names)) and the same for *types. *namesCnt ==
+ * *typesCnt. A space with no names gives counts 0 and both arrays NULL
+ * (vm_deallocate of a 0 size is a no-op, so the same free code works).
+ */
+kern_return_t mach_port_names(ipc_space_t task,
+			      mach_port_name_array_t *names,
+			      mach_msg_type_number_t *namesCnt,
+			      mach_port_type_array_t *types,
+			      mach_msg_type_number_t *typesCnt);
+
+kern_return_t mach_port_type(ipc_space_t task, mach_port_name_t name,
+			     mach_port_type_t *ptype);
+
+kern_return_t mach_port_allocate_name(ipc_space_t task,
+				      mach_port_right_t right,
+				      mach_port_name_t name);
+
+kern_return_t mach_port_allocate(ipc_space_t task, mach_port_right_t right,
+				 mach_port_name_t *name);
+
+kern_return_t mach_port_destroy(ipc_space_t task, mach_port_name_t name);
+
+kern_return_t mach_port_deallocate(ipc_space_t task, mach_port_name_t name);
+
+kern_return_t mach_port_get_refs(ipc_space_t task, mach_port_name_t name,
+				 mach_port_right_t right,
+				 mach_port_urefs_t *refs);
+
+kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name,
+				 mach_port_right_t right,
+				 mach_port_delta_t delta);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* _MACH_MACH_PORT_H_ */
