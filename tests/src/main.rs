@@ -1,0 +1,92 @@
+//! The Mach IPC test suite: runs inside the test VM, against /dev/mach, and
+//! prints TAP 13.
+//!
+//! Usage: `mach-tests [--list] [FILTER]`. With FILTER, only the tests whose
+//! name contains it run. The exit status is 0 when every test passed.
+
+mod check;
+mod raw;
+mod tap;
+
+mod t_allocate;
+mod t_basics;
+mod t_dealloc;
+mod t_inspect;
+mod t_limits;
+mod t_mod_refs;
+mod t_spaces;
+mod t_task;
+mod t_transport;
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use tap::Test;
+
+/// Every test, in the order they run.
+const SUITES: &[&[Test]] = &[
+    t_basics::TESTS,
+    t_task::TESTS,
+    t_allocate::TESTS,
+    t_inspect::TESTS,
+    t_mod_refs::TESTS,
+    t_dealloc::TESTS,
+    t_spaces::TESTS,
+    t_transport::TESTS,
+    t_limits::TESTS,
+];
+
+fn usage() -> ExitCode {
+    eprintln!("usage: mach-tests [--list] [FILTER]");
+    eprintln!(
+        "Runs the tests whose name contains FILTER (all without one) against {}.",
+        mach::DEVICE_PATH
+    );
+    ExitCode::from(2)
+}
+
+fn main() -> ExitCode {
+    let mut list = false;
+    let mut filter: Option<String> = None;
+    for arg in std::env::args().skip(1) {
+        match arg.as_str() {
+            "--list" => list = true,
+            "-h" | "--help" => return usage(),
+            _ if arg.starts_with('-') || filter.is_some() => return usage(),
+            _ => filter = Some(arg),
+        }
+    }
+
+    let selected: Vec<&Test> = SUITES
+        .iter()
+        .flat_map(|suite| suite.iter())
+        .filter(|t| filter.as_deref().is_none_or(|f| t.name.contains(f)))
+        .collect();
+
+    if list {
+        for t in &selected {
+            println!("{}", t.name);
+        }
+        return ExitCode::SUCCESS;
+    }
+
+    let problem = if !Path::new(mach::DEVICE_PATH).exists() {
+        Some(format!("{} not present", mach::DEVICE_PATH))
+    } else if let Err(e) = mach::Space::open() {
+        Some(format!("cannot open {}: {e}", mach::DEVICE_PATH))
+    } else if selected.is_empty() {
+        Some(format!("no test name contains {:?}", filter.unwrap_or_default()))
+    } else {
+        None
+    };
+    if let Some(reason) = problem {
+        println!("TAP version 13");
+        tap::bail_out(&reason);
+    }
+
+    if tap::run(&selected) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
