@@ -141,6 +141,16 @@ impl Space {
         drop(me);
     }
 
+    /// Locks the space for a Mach operation: KERN_INVALID_TASK once it has
+    /// closed (another space may still hold a task-port reference to it).
+    fn lock_live(&self) -> KResult<kernel::sync::MutexGuard<'_, SpaceInner>> {
+        let inner = self.inner.lock();
+        if inner.dead {
+            return Err(KernReturn::INVALID_TASK);
+        }
+        Ok(inner)
+    }
+
     /// The space `task` names in this space: `task` must denote a send right
     /// to the task port of an open space.
     fn task_space(&self, task: u32) -> KResult<Arc<Space>> {
@@ -170,14 +180,12 @@ impl Space {
         };
         let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let result = {
-            let mut inner = self.inner.lock();
-            if inner.dead {
-                Err((KernReturn::INVALID_TASK, entry))
-            } else {
-                match name {
+            match self.lock_live() {
+                Err(kr) => Err((kr, entry)),
+                Ok(mut inner) => match name {
                     Some(name) => inner.names.insert_at(name, entry, node).map(|()| name),
                     None => inner.names.insert(entry, node),
-                }
+                },
             }
         };
         // A refused entry is dropped here, with no lock held.
@@ -190,7 +198,7 @@ impl Space {
             MACH_PORT_DEAD => return Ok(MACH_PORT_TYPE_DEAD_NAME),
             _ => {}
         }
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         Ok(inner.names.lookup(name)?.bits)
     }
 
@@ -204,7 +212,7 @@ impl Space {
                 _ => Err(KernReturn::INVALID_NAME),
             };
         }
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         let entry = inner.names.lookup(name)?;
         if entry.bits & mach_port_type(right) == 0 {
             return Ok(0);
@@ -227,7 +235,7 @@ impl Space {
                 _ => Err(KernReturn::INVALID_NAME),
             };
         }
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         let names = &mut inner.names;
         let entry = names.lookup(name)?;
         let released: Option<Entry> = match right {
@@ -287,7 +295,7 @@ impl Space {
         if !mach_port_valid(name) {
             return Ok(());
         }
-        let mut inner = self.inner.lock();
+        let mut inner = self.lock_live()?;
         let names = &mut inner.names;
         let entry = names.lookup(name)?;
         let released = if entry.has(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) {
@@ -318,7 +326,7 @@ impl Space {
             return Ok(());
         }
         let released = {
-            let mut inner = self.inner.lock();
+            let mut inner = self.lock_live()?;
             inner.names.lookup(name)?;
             inner.names.remove(name)
         };
@@ -326,20 +334,23 @@ impl Space {
         Ok(())
     }
 
-    /// Collects the names and types of the space if there are at most
-    /// `capacity`; always returns the count.
-    fn names(&self, capacity: u32) -> Result<(u32, KVVec<(u32, u32)>)> {
-        let mut inner = self.inner.lock();
+    /// Collects the names and types of the space, in ascending name order,
+    /// if there are at most `capacity`; always returns the count.
+    fn names(&self, capacity: u32) -> KResult<(u32, KVVec<u32>, KVVec<u32>)> {
+        let mut inner = self.lock_live()?;
         let count = inner.names.count();
-        let mut list = KVVec::new();
+        let mut names = KVVec::new();
+        let mut types = KVVec::new();
         if count <= capacity {
-            list.reserve(count as usize, GFP_KERNEL_ACCOUNT)?;
+            names.reserve(count as usize, GFP_KERNEL_ACCOUNT)?;
+            types.reserve(count as usize, GFP_KERNEL_ACCOUNT)?;
             inner.names.for_each(|name, bits| {
                 // Cannot fail: the capacity was reserved for `count` names.
-                let _ = list.push_within_capacity((name, bits));
+                let _ = names.push_within_capacity(name);
+                let _ = types.push_within_capacity(bits);
             });
         }
-        Ok((count, list))
+        Ok((count, names, types))
     }
 
     // --- ioctl handlers -----------------------------------------------------
@@ -417,22 +428,20 @@ impl Space {
             if a.capacity > 0 && (a.names == 0 || a.types == 0) {
                 return Err(EINVAL);
             }
-            let space = match self.task_space(a.task) {
-                Ok(space) => space,
+            let (count, names, types) = match self.task_space(a.task).and_then(|space| space.names(a.capacity)) {
+                Ok(listed) => listed,
                 Err(kr) => {
                     a.count = 0;
                     a.kr = kr.0;
                     return Ok(a);
                 }
             };
-            let (count, list) = space.names(a.capacity)?;
             if count <= a.capacity {
-                let bytes = count as usize * size_of::<u32>();
-                let mut names = UserSlice::new(UserPtr::from_addr(a.names as usize), bytes).writer();
-                let mut types = UserSlice::new(UserPtr::from_addr(a.types as usize), bytes).writer();
-                for &(name, bits) in list.iter() {
-                    names.write(&name)?;
-                    types.write(&bits)?;
+                for (addr, list) in [(a.names, &names), (a.types, &types)] {
+                    let bytes = AsBytes::as_bytes(list.as_slice());
+                    UserSlice::new(UserPtr::from_addr(addr as usize), bytes.len())
+                        .writer()
+                        .write_slice(bytes)?;
                 }
             }
             a.count = count;

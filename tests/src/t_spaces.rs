@@ -12,6 +12,8 @@ pub const TESTS: &[Test] = crate::tests![
     closing_a_space_with_many_rights_then_opening_a_new_one_works,
     closing_one_space_leaves_another_intact,
     many_spaces_can_be_open_at_once,
+    reply_port_works_without_the_task_self_right,
+    module_cannot_be_unloaded_while_a_space_is_open,
 ];
 
 /// A name no kernel would choose first.
@@ -129,4 +131,26 @@ fn many_spaces_can_be_open_at_once(_: &mut Ctx) -> TestResult {
         s.expect_refs(DISTINCT, DEAD_NAME, *i as u32 + 1)?;
     }
     Ok(())
+}
+
+fn reply_port_works_without_the_task_self_right(_: &mut Ctx) -> TestResult {
+    // mach_reply_port takes no task: it always acts on the caller's space.
+    let s = TestSpace::open()?;
+    s.deallocate(TASK, TASK).succeeds()?;
+    let port = s.reply_port().succeeds()?;
+    ensure(port.is_valid(), || format!("mach_reply_port gave {port} without the task-self right"))?;
+    s.port_type(TASK, port).gives(KERN_INVALID_TASK)
+}
+
+fn module_cannot_be_unloaded_while_a_space_is_open(_: &mut Ctx) -> TestResult {
+    // Every space holds a reference on the module, so rmmod cannot pull the
+    // code out from under an open /dev/mach file.
+    let s = TestSpace::open()?;
+    // SAFETY: delete_module takes a NUL-terminated name and flags.
+    let rc = unsafe { libc::syscall(libc::SYS_delete_module, c"mach_ipc".as_ptr(), libc::O_NONBLOCK) };
+    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
+    ensure(rc == -1 && (errno == libc::EBUSY || errno == libc::EAGAIN), || {
+        format!("delete_module(mach_ipc) with a space open: expected EBUSY or EAGAIN, got rc {rc}, {}", errno_name(errno))
+    })?;
+    s.expect_only_task_self()
 }
