@@ -103,26 +103,21 @@ impl Entry {
         self.bits = MACH_PORT_TYPE_DEAD_NAME;
     }
 
-    /// Takes the receive right out of the entry. The caller removes the
-    /// entry from the table if no bits remain.
-    pub(crate) fn take_receive(&mut self) -> Option<ReceiveRight> {
-        if self.bits & MACH_PORT_TYPE_RECEIVE == 0 {
-            return None;
-        }
-        let port = self.port()?.clone();
-        self.bits &= !MACH_PORT_TYPE_RECEIVE;
-        Some(ReceiveRight::from_entry(port))
-    }
-
-    /// Takes the send right (all its user references) out of the entry.
-    pub(crate) fn take_send(&mut self) -> Option<SendRight> {
-        if self.bits & MACH_PORT_TYPE_SEND == 0 {
-            return None;
-        }
-        let port = self.port()?.clone();
-        self.bits &= !MACH_PORT_TYPE_SEND;
-        self.urefs = 0;
-        Some(SendRight::from_entry(port))
+    /// Moves the rights `bits` (with their user references) out of this
+    /// entry into a detached one, which releases them when dropped.
+    fn split(&mut self, bits: u32) -> Entry {
+        let object = match &self.object {
+            Object::Port(port) => Object::Port(port.clone()),
+            Object::Set(set) => Object::Set(set.clone()),
+            Object::None => Object::None,
+        };
+        let urefs = if bits & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) != 0 {
+            core::mem::take(&mut self.urefs)
+        } else {
+            0
+        };
+        self.bits &= !bits;
+        Entry { bits, urefs, object }
     }
 }
 
@@ -251,6 +246,36 @@ impl NameTable {
         self.entries.insert(node.into_node(name, entry));
         self.count += 1;
         Ok(())
+    }
+
+    /// Takes the rights `bits` away from `name`, freeing the name when it
+    /// holds nothing else. Returns them as a detached entry, for the caller
+    /// to drop (which releases them) once the space lock is released.
+    pub(crate) fn remove_rights(&mut self, name: u32, bits: u32) -> Option<Entry> {
+        let entry = self.entries.get_mut(&name)?;
+        if entry.bits & !bits == 0 {
+            return self.remove(name);
+        }
+        Some(entry.split(bits))
+    }
+
+    /// Adds `delta` to the user references of the send right or dead name
+    /// `name` holds; at 0 that right goes. Nothing changes on error.
+    pub(crate) fn add_urefs(&mut self, name: u32, delta: i32) -> KResult<Option<Entry>> {
+        let entry = self.lookup(name)?;
+        let urefs = i64::from(entry.urefs) + i64::from(delta);
+        if urefs < 0 {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if urefs > i64::from(MACH_PORT_UREFS_MAX) {
+            return Err(KernReturn::UREFS_OVERFLOW);
+        }
+        if urefs > 0 {
+            entry.urefs = urefs as u32;
+            return Ok(None);
+        }
+        let bits = entry.bits & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME);
+        Ok(self.remove_rights(name, bits))
     }
 
     /// Removes `name` and returns its entry, for the caller to drop (which

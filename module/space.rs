@@ -235,57 +235,22 @@ impl Space {
                 _ => Err(KernReturn::INVALID_NAME),
             };
         }
-        let mut inner = self.lock_live()?;
-        let names = &mut inner.names;
-        let entry = names.lookup(name)?;
-        let released: Option<Entry> = match right {
-            MACH_PORT_RIGHT_RECEIVE | MACH_PORT_RIGHT_PORT_SET | MACH_PORT_RIGHT_SEND_ONCE => {
-                if !entry.has(mach_port_type(right)) {
-                    return Err(KernReturn::INVALID_RIGHT);
-                }
-                match delta {
-                    0 => None,
-                    -1 => {
-                        if right == MACH_PORT_RIGHT_RECEIVE && entry.has(MACH_PORT_TYPE_SEND) {
-                            // The send rights stay under the name and turn
-                            // into a dead name once the port has died.
-                            let receive = entry.take_receive();
-                            drop(inner);
-                            drop(receive);
-                            return Ok(());
-                        }
-                        names.remove(name)
-                    }
-                    _ => return Err(KernReturn::INVALID_VALUE),
-                }
+        let released = {
+            let mut inner = self.lock_live()?;
+            let names = &mut inner.names;
+            let held = names.lookup(name)?.has(mach_port_type(right));
+            // No name ever holds MACH_PORT_RIGHT_LABELH.
+            if right == MACH_PORT_RIGHT_LABELH || !held {
+                return Err(KernReturn::INVALID_RIGHT);
             }
-            MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => {
-                if !entry.has(mach_port_type(right)) {
-                    return Err(KernReturn::INVALID_RIGHT);
-                }
-                let urefs = i64::from(entry.urefs) + i64::from(delta);
-                if urefs < 0 {
-                    return Err(KernReturn::INVALID_VALUE);
-                }
-                if urefs > i64::from(MACH_PORT_UREFS_MAX) {
-                    return Err(KernReturn::UREFS_OVERFLOW);
-                }
-                if urefs > 0 {
-                    entry.urefs = urefs as u32;
-                    None
-                } else if entry.has(MACH_PORT_TYPE_RECEIVE) {
-                    let send = entry.take_send();
-                    drop(inner);
-                    drop(send);
-                    return Ok(());
-                } else {
-                    names.remove(name)
-                }
+            match (right, delta) {
+                (MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME, _) => names.add_urefs(name, delta)?,
+                // Receive, port-set and send-once rights count as one.
+                (_, 0) => None,
+                (_, -1) => names.remove_rights(name, mach_port_type(right)),
+                _ => return Err(KernReturn::INVALID_VALUE),
             }
-            // MACH_PORT_RIGHT_LABELH: no name ever holds it.
-            _ => return Err(KernReturn::INVALID_RIGHT),
         };
-        drop(inner);
         drop(released);
         Ok(())
     }
@@ -295,27 +260,18 @@ impl Space {
         if !mach_port_valid(name) {
             return Ok(());
         }
-        let mut inner = self.lock_live()?;
-        let names = &mut inner.names;
-        let entry = names.lookup(name)?;
-        let released = if entry.has(MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) {
-            if entry.urefs > 1 {
-                entry.urefs -= 1;
-                None
-            } else if entry.has(MACH_PORT_TYPE_RECEIVE) {
-                let send = entry.take_send();
-                drop(inner);
-                drop(send);
-                return Ok(());
-            } else {
+        let released = {
+            let mut inner = self.lock_live()?;
+            let names = &mut inner.names;
+            let bits = names.lookup(name)?.bits;
+            if bits & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) != 0 {
+                names.add_urefs(name, -1)?
+            } else if bits & (MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_PORT_SET) != 0 {
                 names.remove(name)
+            } else {
+                return Err(KernReturn::INVALID_RIGHT);
             }
-        } else if entry.has(MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_PORT_SET) {
-            names.remove(name)
-        } else {
-            return Err(KernReturn::INVALID_RIGHT);
         };
-        drop(inner);
         drop(released);
         Ok(())
     }
