@@ -34,7 +34,7 @@ sdk: setup
 demo: programs module
 	@scripts/vm-run --add build/bin/demo -- ./demo
 
-check: setup kernel
+check: setup
 	@scripts/check
 
 clean:
