@@ -31,10 +31,12 @@ run_logged() {
     local start=$SECONDS
     "$@" >"$log" 2>&1 &
     local pid=$!
+    local next=$((start + 30))
     while kill -0 "$pid" 2>/dev/null; do
-        sleep 5
-        if (( (SECONDS - start) % 30 < 5 )) && kill -0 "$pid" 2>/dev/null; then
+        sleep 2
+        if ((SECONDS >= next)) && kill -0 "$pid" 2>/dev/null; then
             printf '    ... %ds, %s\n' $((SECONDS - start)) "$(tail -n 1 "$log" | cut -c1-100)" >&2
+            next=$((next + 30))
         fi
     done
     if ! wait "$pid"; then
