@@ -6,7 +6,7 @@
 //! Every constant has XNU's value (LP64). Every argument struct is
 //! `#[repr(C)]`, made of `u32`/`u64`/`i32` fields with no implicit padding,
 //! and is checked by size and offset assertions below and in the C header
-//! `userlib/include/mach/mach_ioctl.h`. Reserved fields must be zero (EINVAL
+//! `uapi/include/mach/mach_ioctl.h`. Reserved fields must be zero (EINVAL
 //! otherwise). A Mach result (`kern_return_t`) travels in the struct's `kr`
 //! field; the ioctl's own return value is 0 or a transport errno.
 
@@ -315,7 +315,7 @@ pub const MACH_IOC_PORT_DEALLOCATE: u32 = mach_iowr::<PortNameArgs>(0x16);
 pub const MACH_IOC_PORT_DESTROY: u32 = mach_iowr::<PortNameArgs>(0x17);
 
 // ---------------------------------------------------------------------------
-// Layout checks: the same numbers are asserted in userlib/include/mach/mach_ioctl.h.
+// Layout checks: the same numbers are asserted in uapi/include/mach/mach_ioctl.h.
 
 const _: () = {
     assert!(size_of::<ApiVersionArgs>() == 8);
