@@ -170,6 +170,12 @@ pub const MACH_MSG_TYPE_PORT_RECEIVE: u32 = MACH_MSG_TYPE_MOVE_RECEIVE;
 pub const MACH_MSG_TYPE_PORT_SEND: u32 = MACH_MSG_TYPE_MOVE_SEND;
 pub const MACH_MSG_TYPE_PORT_SEND_ONCE: u32 = MACH_MSG_TYPE_MOVE_SEND_ONCE;
 
+/// True for the six dispositions a caller can name (MOVE_RECEIVE ..
+/// MAKE_SEND_ONCE): XNU's `MACH_MSG_TYPE_PORT_ANY`.
+pub const fn mach_msg_type_port_any(disposition: u32) -> bool {
+    disposition >= MACH_MSG_TYPE_MOVE_RECEIVE && disposition <= MACH_MSG_TYPE_MAKE_SEND_ONCE
+}
+
 // ---------------------------------------------------------------------------
 // Limits of this implementation.
 
@@ -183,7 +189,7 @@ pub const MACH_TASK_SELF_NAME: MachPortName = 0x103;
 
 /// The version of this ABI, answered by `MACH_IOC_API_VERSION`. It grows
 /// when a command is added; existing commands never change.
-pub const MACH_API_VERSION: u32 = 1;
+pub const MACH_API_VERSION: u32 = 2;
 
 // ---------------------------------------------------------------------------
 // Ioctl numbers, encoded as asm-generic's `_IOWR('M', nr, T)` (x86_64, arm64).
@@ -303,6 +309,51 @@ pub struct PortNameArgs {
     pub reserved: u32,
 }
 
+/// `MACH_IOC_PORT_INSERT_RIGHT` (`mach_port_insert_right`): the caller's
+/// right `poly`, taken as `poly_poly` says (a `MACH_MSG_TYPE_*`
+/// disposition), goes into `task`'s space under `name`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortInsertRightArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub poly: MachPortName,
+    pub poly_poly: u32,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_EXTRACT_RIGHT` (`mach_port_extract_right`): the right
+/// `name` in `task`'s space, taken as `msgt_name` says, comes into the
+/// caller's space; `poly` is its name there (MACH_PORT_DEAD for a dead
+/// right) and `poly_poly` its type (`MACH_MSG_TYPE_PORT_*`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortExtractRightArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub msgt_name: u32,
+    /// Out.
+    pub poly: MachPortName,
+    /// Out.
+    pub poly_poly: u32,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_TASK_FOR_FD` (the extension `task_for_fd`): a send right to the
+/// task port of the space behind another open `/dev/mach` descriptor `fd` of
+/// the caller, under `task` in the caller's space. A descriptor that is not
+/// open gives EBADF; one that is not `/dev/mach` gives KERN_INVALID_ARGUMENT.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskForFdArgs {
+    pub fd: i32,
+    /// Out.
+    pub task: MachPortName,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
 pub const MACH_IOC_API_VERSION: u32 = mach_iowr::<ApiVersionArgs>(0x01);
 pub const MACH_IOC_REPLY_PORT: u32 = mach_iowr::<ReplyPortArgs>(0x02);
 pub const MACH_IOC_PORT_ALLOCATE: u32 = mach_iowr::<PortAllocateArgs>(0x10);
@@ -313,6 +364,9 @@ pub const MACH_IOC_PORT_GET_REFS: u32 = mach_iowr::<PortGetRefsArgs>(0x14);
 pub const MACH_IOC_PORT_MOD_REFS: u32 = mach_iowr::<PortModRefsArgs>(0x15);
 pub const MACH_IOC_PORT_DEALLOCATE: u32 = mach_iowr::<PortNameArgs>(0x16);
 pub const MACH_IOC_PORT_DESTROY: u32 = mach_iowr::<PortNameArgs>(0x17);
+pub const MACH_IOC_PORT_INSERT_RIGHT: u32 = mach_iowr::<PortInsertRightArgs>(0x18);
+pub const MACH_IOC_PORT_EXTRACT_RIGHT: u32 = mach_iowr::<PortExtractRightArgs>(0x19);
+pub const MACH_IOC_TASK_FOR_FD: u32 = mach_iowr::<TaskForFdArgs>(0x1a);
 
 // ---------------------------------------------------------------------------
 // Layout checks: the same numbers are asserted in uapi/include/mach/mach_ioctl.h.
@@ -338,6 +392,16 @@ const _: () = {
     assert!(offset_of!(PortModRefsArgs, kr) == 16);
     assert!(size_of::<PortNameArgs>() == 16);
     assert!(offset_of!(PortNameArgs, kr) == 8);
+    assert!(size_of::<PortInsertRightArgs>() == 24);
+    assert!(offset_of!(PortInsertRightArgs, poly_poly) == 12);
+    assert!(offset_of!(PortInsertRightArgs, kr) == 16);
+    assert!(size_of::<PortExtractRightArgs>() == 24);
+    assert!(offset_of!(PortExtractRightArgs, poly) == 12);
+    assert!(offset_of!(PortExtractRightArgs, poly_poly) == 16);
+    assert!(offset_of!(PortExtractRightArgs, kr) == 20);
+    assert!(size_of::<TaskForFdArgs>() == 16);
+    assert!(offset_of!(TaskForFdArgs, task) == 4);
+    assert!(offset_of!(TaskForFdArgs, kr) == 8);
     assert!(MACH_IOC_API_VERSION == 0xc008_4d01);
     assert!(MACH_IOC_PORT_NAMES == 0xc020_4d13);
 };

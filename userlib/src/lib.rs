@@ -85,6 +85,52 @@ impl fmt::Debug for PortRight {
     }
 }
 
+/// A message type name (`mach_msg_type_name_t`): how a right is taken from
+/// its holder (a disposition: `MOVE_RECEIVE` .. `MAKE_SEND_ONCE`) or what
+/// arrives (`PORT_RECEIVE`, `PORT_SEND`, `PORT_SEND_ONCE`). A newtype so that
+/// any value can be passed, as C callers can.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MsgTypeName(pub u32);
+
+impl MsgTypeName {
+    pub const MOVE_RECEIVE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_MOVE_RECEIVE);
+    pub const MOVE_SEND: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_MOVE_SEND);
+    pub const MOVE_SEND_ONCE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_MOVE_SEND_ONCE);
+    pub const COPY_SEND: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_COPY_SEND);
+    pub const MAKE_SEND: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_MAKE_SEND);
+    pub const MAKE_SEND_ONCE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_MAKE_SEND_ONCE);
+    pub const PORT_NONE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_PORT_NONE);
+    pub const PORT_RECEIVE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_PORT_RECEIVE);
+    pub const PORT_SEND: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_PORT_SEND);
+    pub const PORT_SEND_ONCE: MsgTypeName = MsgTypeName(sys::MACH_MSG_TYPE_PORT_SEND_ONCE);
+
+    /// The six dispositions a caller can name.
+    pub const DISPOSITIONS: [MsgTypeName; 6] = [
+        Self::MOVE_RECEIVE,
+        Self::MOVE_SEND,
+        Self::MOVE_SEND_ONCE,
+        Self::COPY_SEND,
+        Self::MAKE_SEND,
+        Self::MAKE_SEND_ONCE,
+    ];
+}
+
+impl fmt::Debug for MsgTypeName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.0 {
+            sys::MACH_MSG_TYPE_MOVE_RECEIVE => "MOVE_RECEIVE",
+            sys::MACH_MSG_TYPE_MOVE_SEND => "MOVE_SEND",
+            sys::MACH_MSG_TYPE_MOVE_SEND_ONCE => "MOVE_SEND_ONCE",
+            sys::MACH_MSG_TYPE_COPY_SEND => "COPY_SEND",
+            sys::MACH_MSG_TYPE_MAKE_SEND => "MAKE_SEND",
+            sys::MACH_MSG_TYPE_MAKE_SEND_ONCE => "MAKE_SEND_ONCE",
+            sys::MACH_MSG_TYPE_PORT_NONE => "PORT_NONE",
+            other => return write!(f, "MsgTypeName({other})"),
+        };
+        f.write_str(name)
+    }
+}
+
 /// The rights a name denotes (`mach_port_type_t`), a set of bits.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct PortType(pub u32);
@@ -420,6 +466,45 @@ impl Space {
         let mut a = sys::PortNameArgs { task: task.0, name: name.0, ..Default::default() };
         self.call(sys::MACH_IOC_PORT_DEALLOCATE, &mut a)?;
         check(a.kr)
+    }
+
+    /// `mach_port_insert_right`: the caller's right `poly`, taken as
+    /// `disposition` says, goes into `task`'s space under `name`.
+    pub fn insert_right(&self, task: PortName, name: PortName, poly: PortName, disposition: MsgTypeName) -> Result<()> {
+        let mut a = sys::PortInsertRightArgs { task: task.0, name: name.0, poly: poly.0, poly_poly: disposition.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_INSERT_RIGHT, &mut a)?;
+        check(a.kr)
+    }
+
+    /// `mach_port_extract_right`: the right `name` in `task`'s space, taken
+    /// as `disposition` says, comes into the caller's space. Returns its
+    /// name there (`PortName::DEAD` for a dead right) and its type
+    /// (`MsgTypeName::PORT_*`).
+    pub fn extract_right(&self, task: PortName, name: PortName, disposition: MsgTypeName) -> Result<(PortName, MsgTypeName)> {
+        let mut a = sys::PortExtractRightArgs { task: task.0, name: name.0, msgt_name: disposition.0, ..Default::default() };
+        self.call(sys::MACH_IOC_PORT_EXTRACT_RIGHT, &mut a)?;
+        check(a.kr)?;
+        Ok((PortName(a.poly), MsgTypeName(a.poly_poly)))
+    }
+
+    /// `task_for_fd` (an extension): a send right to the task port of the
+    /// space behind `fd`, another open `/dev/mach` descriptor. Returns its
+    /// name in this space. A descriptor that is not `/dev/mach` gives
+    /// `KERN_INVALID_ARGUMENT`; one that is not open, `EBADF`.
+    pub fn task_for_fd(&self, fd: BorrowedFd<'_>) -> Result<PortName> {
+        let mut a = sys::TaskForFdArgs { fd: fd.as_raw_fd(), ..Default::default() };
+        self.call(sys::MACH_IOC_TASK_FOR_FD, &mut a)?;
+        check(a.kr)?;
+        Ok(PortName(a.task))
+    }
+
+    /// `task_for_fd` with a raw descriptor number (which may be closed or
+    /// not `/dev/mach`: the module checks).
+    pub fn task_for_raw_fd(&self, fd: i32) -> Result<PortName> {
+        let mut a = sys::TaskForFdArgs { fd, ..Default::default() };
+        self.call(sys::MACH_IOC_TASK_FOR_FD, &mut a)?;
+        check(a.kr)?;
+        Ok(PortName(a.task))
     }
 
     /// `mach_port_destroy`: removes every right `name` denotes.
