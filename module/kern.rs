@@ -18,6 +18,9 @@ impl KernReturn {
     pub(crate) const INVALID_RIGHT: Self = Self(abi::KERN_INVALID_RIGHT);
     pub(crate) const INVALID_VALUE: Self = Self(abi::KERN_INVALID_VALUE);
     pub(crate) const UREFS_OVERFLOW: Self = Self(abi::KERN_UREFS_OVERFLOW);
+    pub(crate) const INVALID_CAPABILITY: Self = Self(abi::KERN_INVALID_CAPABILITY);
+    pub(crate) const RIGHT_EXISTS: Self = Self(abi::KERN_RIGHT_EXISTS);
+    pub(crate) const INVALID_ARGUMENT: Self = Self(abi::KERN_INVALID_ARGUMENT);
 }
 
 impl From<kernel::alloc::AllocError> for KernReturn {

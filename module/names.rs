@@ -5,6 +5,7 @@
 use crate::abi::{self, *};
 use crate::kern::{KResult, KernReturn};
 use crate::port::{
+    Carried,
     Port,
     PortSet,
     PortSetRight,
@@ -54,6 +55,10 @@ impl Entry {
         Entry { bits: MACH_PORT_TYPE_SEND, urefs, object: Object::Port(right.into_port()) }
     }
 
+    pub(crate) fn send_once(right: SendOnceRight) -> Self {
+        Entry { bits: MACH_PORT_TYPE_SEND_ONCE, urefs: 0, object: Object::Port(right.into_port()) }
+    }
+
     pub(crate) fn port_set(right: PortSetRight) -> Self {
         Entry { bits: MACH_PORT_TYPE_PORT_SET, urefs: 0, object: Object::Set(right.into_set()) }
     }
@@ -76,31 +81,37 @@ impl Entry {
     /// Turns send and send-once rights to a dead port into a dead name,
     /// keeping the user references (a send-once right becomes one). Every
     /// lookup goes through here, so a port's death is visible to every call
-    /// without visiting other spaces when it dies.
-    fn check_dead(&mut self) {
+    /// without visiting other spaces when it dies. Returns the port's
+    /// reverse-map key if a send right was converted.
+    fn check_dead(&mut self) -> Option<usize> {
         if self.bits & MACH_PORT_TYPE_SEND_RIGHTS == 0 || self.bits & MACH_PORT_TYPE_RECEIVE != 0 {
-            return;
+            return None;
         }
-        let alive = match &self.object {
-            Object::Port(port) => port.is_active(),
-            _ => return,
+        match &self.object {
+            Object::Port(port) if !port.is_active() => {}
+            _ => return None,
+        }
+        let Object::Port(port) = core::mem::replace(&mut self.object, Object::None) else {
+            return None;
         };
-        if alive {
-            return;
-        }
-        if let Object::Port(port) = core::mem::replace(&mut self.object, Object::None) {
-            // Release the right's count on the dead port; no notification
-            // follows from a dead port.
-            if self.bits & MACH_PORT_TYPE_SEND != 0 {
-                drop(SendRight::from_entry(port));
-            } else {
-                drop(SendOnceRight::from_entry(port));
-            }
-        }
-        if self.bits & MACH_PORT_TYPE_SEND_ONCE != 0 {
+        let key = port.key();
+        // Release the right's count on the dead port; no notification
+        // follows from a dead port.
+        let was_send = self.bits & MACH_PORT_TYPE_SEND != 0;
+        if was_send {
+            drop(SendRight::from_entry(port));
+        } else {
+            drop(SendOnceRight::from_entry(port));
             self.urefs = 1;
         }
         self.bits = MACH_PORT_TYPE_DEAD_NAME;
+        was_send.then_some(key)
+    }
+
+    /// Whether the entry is in the reverse map (it holds a send or the
+    /// receive right of a port).
+    fn in_reverse(&self) -> bool {
+        self.bits & MACH_PORT_TYPE_SEND_RECEIVE != 0
     }
 
     /// Moves the rights `bits` (with their user references) out of this
@@ -118,6 +129,26 @@ impl Entry {
         };
         self.bits &= !bits;
         Entry { bits, urefs, object }
+    }
+
+    /// Turns a detached entry that holds exactly one port right into that
+    /// right, without releasing it.
+    fn into_right(mut self) -> Option<Carried> {
+        let bits = core::mem::take(&mut self.bits);
+        let Object::Port(port) = core::mem::replace(&mut self.object, Object::None) else {
+            return None;
+        };
+        match bits {
+            MACH_PORT_TYPE_RECEIVE => Some(Carried::Receive(ReceiveRight::from_entry(port))),
+            MACH_PORT_TYPE_SEND => Some(Carried::Send(SendRight::from_entry(port))),
+            MACH_PORT_TYPE_SEND_ONCE => Some(Carried::SendOnce(SendOnceRight::from_entry(port))),
+            _ => {
+                // Not a single right: put it back and let the drop release it.
+                self.bits = bits;
+                self.object = Object::Port(port);
+                None
+            }
+        }
     }
 }
 
@@ -159,17 +190,35 @@ const MAX_INDEX: u32 = 0xff_fffe;
 /// with `mach_port_allocate_name` works. Names the kernel picks are
 /// `index << 8 | generation`; a freed name's index is reused with the next
 /// generation, so a stale name misses instead of hitting a new right.
+///
+/// A second tree maps each port this space holds send or receive rights for
+/// to the one name that holds them, so that a send right arriving for a
+/// port the space already names merges under that name, and
+/// KERN_RIGHT_EXISTS can be told from KERN_NAME_EXISTS.
 pub(crate) struct NameTable {
     entries: RBTree<u32, Entry>,
+    /// Port key ([`Port::key`]) to name, for entries that hold SEND or
+    /// RECEIVE.
+    reverse: RBTree<usize, u32>,
     count: u32,
     /// Freed names whose index may be reused, most recent last.
     free: KVec<u32>,
     next_index: u32,
 }
 
+/// Why a carried right could not be put into a space, and the right, for
+/// the caller to drop once its locks are released.
+pub(crate) type Refused = (KernReturn, Carried);
+
 impl NameTable {
     pub(crate) fn new() -> Self {
-        NameTable { entries: RBTree::new(), count: 0, free: KVec::new(), next_index: 1 }
+        NameTable {
+            entries: RBTree::new(),
+            reverse: RBTree::new(),
+            count: 0,
+            free: KVec::new(),
+            next_index: 1,
+        }
     }
 
     pub(crate) fn count(&self) -> u32 {
@@ -180,7 +229,9 @@ impl NameTable {
     /// dead name.
     pub(crate) fn get(&mut self, name: u32) -> Option<&mut Entry> {
         let entry = self.entries.get_mut(&name)?;
-        entry.check_dead();
+        if let Some(key) = entry.check_dead() {
+            self.reverse.remove(&key);
+        }
         Some(entry)
     }
 
@@ -191,6 +242,12 @@ impl NameTable {
 
     fn is_used(&self, name: u32) -> bool {
         self.entries.get(&name).is_some()
+    }
+
+    /// The name holding send or receive rights for `port`, if any. The port
+    /// must be alive (so that name is not a dead name in waiting).
+    fn name_of(&self, port: &Arc<Port>) -> Option<u32> {
+        self.reverse.get(&port.key()).copied()
     }
 
     /// Picks an unused name for a new entry.
@@ -212,40 +269,39 @@ impl NameTable {
         None
     }
 
-    /// Inserts `entry` under a name the kernel picks. On failure the entry
-    /// comes back, for the caller to drop once its locks are released.
-    pub(crate) fn insert(
-        &mut self,
-        entry: Entry,
-        node: RBTreeNodeReservation<u32, Entry>,
-    ) -> Result<u32, (KernReturn, Entry)> {
-        if self.count >= abi::MACH_SPACE_MAX_NAMES {
-            return Err((KernReturn::NO_SPACE, entry));
-        }
-        let Some(name) = self.pick_name() else {
-            return Err((KernReturn::NO_SPACE, entry));
-        };
-        self.entries.insert(node.into_node(name, entry));
-        self.count += 1;
-        Ok(name)
-    }
-
-    /// Inserts `entry` under `name`, which must be valid and unused.
-    pub(crate) fn insert_at(
-        &mut self,
-        name: u32,
-        entry: Entry,
-        node: RBTreeNodeReservation<u32, Entry>,
-    ) -> Result<(), (KernReturn, Entry)> {
-        if self.is_used(name) {
+    /// Inserts `entry` under `name`, or under a name the kernel picks. On
+    /// failure the entry comes back, for the caller to drop once its locks
+    /// are released.
+    pub(crate) fn insert(&mut self, name: Option<u32>, entry: Entry) -> Result<u32, (KernReturn, Entry)> {
+        if name.is_some_and(|name| self.is_used(name)) {
             return Err((KernReturn::NAME_EXISTS, entry));
         }
         if self.count >= abi::MACH_SPACE_MAX_NAMES {
             return Err((KernReturn::NO_SPACE, entry));
         }
+        let Ok(node) = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT) else {
+            return Err((KernReturn::RESOURCE_SHORTAGE, entry));
+        };
+        let reverse = match entry.port() {
+            Some(port) if entry.in_reverse() => match RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT) {
+                Ok(reverse) => Some((port.key(), reverse)),
+                Err(_) => return Err((KernReturn::RESOURCE_SHORTAGE, entry)),
+            },
+            _ => None,
+        };
+        let name = match name {
+            Some(name) => name,
+            None => match self.pick_name() {
+                Some(name) => name,
+                None => return Err((KernReturn::NO_SPACE, entry)),
+            },
+        };
+        if let Some((key, reverse)) = reverse {
+            self.reverse.insert(reverse.into_node(key, name));
+        }
         self.entries.insert(node.into_node(name, entry));
         self.count += 1;
-        Ok(())
+        Ok(name)
     }
 
     /// Takes the rights `bits` away from `name`, freeing the name when it
@@ -283,6 +339,11 @@ impl NameTable {
     pub(crate) fn remove(&mut self, name: u32) -> Option<Entry> {
         let entry = self.entries.remove(&name)?;
         self.count -= 1;
+        if entry.in_reverse() {
+            if let Some(port) = entry.port() {
+                self.reverse.remove(&port.key());
+            }
+        }
         if (self.free.len() as u32) < abi::MACH_SPACE_MAX_NAMES {
             // Remembering the name is only an optimisation; if there is no
             // memory for it, its index is simply not reused.
@@ -291,10 +352,146 @@ impl NameTable {
         Some(entry)
     }
 
+    /// Takes a right out of the space, as `disposition` (a
+    /// `MACH_MSG_TYPE_*` value) says: Mach's copy-in. A dead name taken as
+    /// a send or send-once right gives [`Carried::Dead`] (a move consumes
+    /// one of its user references).
+    pub(crate) fn copyin(&mut self, name: u32, disposition: u32) -> KResult<Carried> {
+        let entry = self.lookup(name)?;
+        let bits = entry.bits;
+        let Some(port) = entry.port().cloned() else {
+            // A dead name or a port set.
+            if bits & MACH_PORT_TYPE_DEAD_NAME == 0 {
+                return Err(KernReturn::INVALID_RIGHT);
+            }
+            return match disposition {
+                MACH_MSG_TYPE_COPY_SEND => Ok(Carried::Dead),
+                MACH_MSG_TYPE_MOVE_SEND | MACH_MSG_TYPE_MOVE_SEND_ONCE => {
+                    // The freed dead name holds no right: dropping it here
+                    // releases nothing.
+                    drop(self.add_urefs(name, -1)?);
+                    Ok(Carried::Dead)
+                }
+                _ => Err(KernReturn::INVALID_RIGHT),
+            };
+        };
+        let needs = match disposition {
+            MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE | MACH_MSG_TYPE_MOVE_RECEIVE => {
+                MACH_PORT_TYPE_RECEIVE
+            }
+            MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MOVE_SEND => MACH_PORT_TYPE_SEND,
+            MACH_MSG_TYPE_MOVE_SEND_ONCE => MACH_PORT_TYPE_SEND_ONCE,
+            _ => return Err(KernReturn::INVALID_VALUE),
+        };
+        if bits & needs == 0 {
+            return Err(KernReturn::INVALID_RIGHT);
+        }
+        let carried = match disposition {
+            MACH_MSG_TYPE_MAKE_SEND => Carried::Send(port.make_send()),
+            MACH_MSG_TYPE_MAKE_SEND_ONCE => Carried::SendOnce(port.make_send_once()),
+            MACH_MSG_TYPE_COPY_SEND => Carried::Send(port.copy_send()),
+            MACH_MSG_TYPE_MOVE_SEND if entry.urefs > 1 => {
+                entry.urefs -= 1;
+                Carried::Send(port.copy_send())
+            }
+            _ => {
+                // Moving the whole right: MOVE_RECEIVE, MOVE_SEND_ONCE, or
+                // MOVE_SEND of the last user reference.
+                let taken = self.remove_rights(name, needs).and_then(Entry::into_right);
+                match taken {
+                    Some(Carried::Receive(receive)) => Carried::Receive(receive.moved()),
+                    Some(carried) => carried,
+                    None => return Err(KernReturn::INVALID_RIGHT),
+                }
+            }
+        };
+        Ok(carried)
+    }
+
+    /// Puts a carried right into the space: Mach's copy-out. With `name`,
+    /// under that name (`mach_port_insert_right`); without, under the name
+    /// the space already has for the port, or a new one (a received right).
+    /// A send right merging into a name at MACH_PORT_UREFS_MAX gives
+    /// KERN_UREFS_OVERFLOW, or, with `peg`, leaves it there and succeeds.
+    /// A right to a port that died gives KERN_INVALID_CAPABILITY.
+    pub(crate) fn copyout(&mut self, name: Option<u32>, right: Carried, peg: bool) -> Result<u32, Refused> {
+        let port = match &right {
+            Carried::Receive(receive) => receive.port(),
+            Carried::Send(send) => send.port(),
+            Carried::SendOnce(send_once) => send_once.port(),
+            Carried::Dead => return Err((KernReturn::INVALID_CAPABILITY, right)),
+        };
+        if !port.is_active() {
+            return Err((KernReturn::INVALID_CAPABILITY, right));
+        }
+        if let Carried::SendOnce(_) = right {
+            // Send-once rights never merge: each has a name of its own.
+            return self.insert_carried(name, right);
+        }
+        let existing = self.name_of(port);
+        match (name, existing) {
+            (Some(name), Some(existing)) if name != existing => Err((KernReturn::RIGHT_EXISTS, right)),
+            (_, Some(existing)) => self.merge(existing, right, peg),
+            (name, None) => self.insert_carried(name, right),
+        }
+    }
+
+    /// Adds a carried send or receive right to the name that already holds
+    /// send or receive rights for its port.
+    fn merge(&mut self, name: u32, right: Carried, peg: bool) -> Result<u32, Refused> {
+        let Some(entry) = self.entries.get_mut(&name) else {
+            return Err((KernReturn::INVALID_NAME, right));
+        };
+        match right {
+            Carried::Send(send) if entry.has(MACH_PORT_TYPE_SEND) => {
+                if entry.urefs >= MACH_PORT_UREFS_MAX {
+                    if !peg {
+                        return Err((KernReturn::UREFS_OVERFLOW, Carried::Send(send)));
+                    }
+                } else {
+                    entry.urefs += 1;
+                }
+                // The name's send right already counts for the port: the
+                // carried one is released (dropping it takes only the port's
+                // lock, allowed under the space lock).
+                drop(send);
+            }
+            Carried::Send(send) => {
+                // The receive right's name gains the send right.
+                entry.bits |= MACH_PORT_TYPE_SEND;
+                entry.urefs = 1;
+                drop(send.into_port());
+            }
+            Carried::Receive(receive) => {
+                entry.bits |= MACH_PORT_TYPE_RECEIVE;
+                drop(receive.into_port());
+            }
+            other => return Err((KernReturn::INVALID_RIGHT, other)),
+        }
+        Ok(name)
+    }
+
+    /// Puts a carried right under a name of its own.
+    fn insert_carried(&mut self, name: Option<u32>, right: Carried) -> Result<u32, Refused> {
+        let entry = match right {
+            Carried::Receive(receive) => Entry::receive(receive),
+            Carried::Send(send) => Entry::send(send, 1),
+            Carried::SendOnce(send_once) => Entry::send_once(send_once),
+            Carried::Dead => return Err((KernReturn::INVALID_CAPABILITY, Carried::Dead)),
+        };
+        self.insert(name, entry).map_err(|(kr, entry)| {
+            // Give the right back as it came.
+            let right = entry.into_right().unwrap_or(Carried::Dead);
+            (kr, right)
+        })
+    }
+
     /// Calls `f` with every name and its type bits, in ascending order.
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(u32, u32)) {
         for (name, entry) in self.entries.iter_mut() {
-            entry.check_dead();
+            if let Some(key) = entry.check_dead() {
+                self.reverse.remove(&key);
+            }
             f(*name, entry.bits);
         }
     }
@@ -303,6 +500,7 @@ impl NameTable {
     pub(crate) fn take_all(&mut self) -> RBTree<u32, Entry> {
         self.count = 0;
         self.free.clear();
+        self.reverse = RBTree::new();
         core::mem::replace(&mut self.entries, RBTree::new())
     }
 }

@@ -116,13 +116,39 @@ impl Port {
         self.inner.lock().active
     }
 
-    /// Makes a send right from the receive right (MAKE_SEND).
+    /// The key under which a space's reverse map finds its name for this
+    /// port (the port's address, stable while the `Arc` is held).
+    pub(crate) fn key(self: &Arc<Self>) -> usize {
+        Arc::as_ptr(self) as usize
+    }
+
+    /// Makes a send right from the receive right (MAKE_SEND): the make-send
+    /// count grows by one.
     pub(crate) fn make_send(self: &Arc<Self>) -> SendRight {
         let mut inner = self.inner.lock();
         inner.mscount = inner.mscount.wrapping_add(1);
         inner.srights += 1;
         drop(inner);
         SendRight(self.clone())
+    }
+
+    /// Makes another send right from a send right (COPY_SEND, or MOVE_SEND
+    /// of one of several user references).
+    pub(crate) fn copy_send(self: &Arc<Self>) -> SendRight {
+        self.inner.lock().srights += 1;
+        SendRight(self.clone())
+    }
+
+    /// Makes a send-once right from the receive right (MAKE_SEND_ONCE).
+    pub(crate) fn make_send_once(self: &Arc<Self>) -> SendOnceRight {
+        self.inner.lock().sorights += 1;
+        SendOnceRight(self.clone())
+    }
+
+    /// The receive right leaves its space: the make-send count starts over
+    /// (Mach resets it whenever the receive right moves).
+    fn receive_moved(&self) {
+        self.inner.lock().mscount = 0;
     }
 
     /// Destroys the port: the receive right is gone.
@@ -137,6 +163,16 @@ impl Port {
 pub(crate) struct ReceiveRight(Arc<Port>);
 
 impl ReceiveRight {
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.0
+    }
+
+    /// The right leaves its space (MOVE_RECEIVE).
+    pub(crate) fn moved(self) -> Self {
+        self.0.receive_moved();
+        self
+    }
+
     /// Gives up the right without destroying the port, for an entry that
     /// takes it over (the entry then destroys the port when it goes).
     pub(crate) fn into_port(self) -> Arc<Port> {
@@ -163,6 +199,10 @@ impl Drop for ReceiveRight {
 pub(crate) struct SendRight(Arc<Port>);
 
 impl SendRight {
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.0
+    }
+
     pub(crate) fn into_port(self) -> Arc<Port> {
         let this = core::mem::ManuallyDrop::new(self);
         // SAFETY: `this` is never used or dropped again, so the `Arc` is
@@ -186,6 +226,17 @@ impl Drop for SendRight {
 pub(crate) struct SendOnceRight(Arc<Port>);
 
 impl SendOnceRight {
+    pub(crate) fn port(&self) -> &Arc<Port> {
+        &self.0
+    }
+
+    pub(crate) fn into_port(self) -> Arc<Port> {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once.
+        unsafe { core::ptr::read(&this.0) }
+    }
+
     pub(crate) fn from_entry(port: Arc<Port>) -> Self {
         Self(port)
     }
@@ -247,4 +298,16 @@ impl Drop for PortSetRight {
     fn drop(&mut self) {
         self.0.destroy();
     }
+}
+
+/// A right taken out of a space and not yet put into one: what
+/// `insert_right` and `extract_right` carry from one space to the other (and
+/// what a message will carry). Dropping it releases the right.
+pub(crate) enum Carried {
+    Receive(ReceiveRight),
+    Send(SendRight),
+    SendOnce(SendOnceRight),
+    /// A send or send-once right whose port is dead: it arrives as
+    /// MACH_PORT_DEAD.
+    Dead,
 }

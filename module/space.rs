@@ -5,23 +5,26 @@
 use crate::abi::{self, *};
 use crate::kern::{kr_of, KResult, KernReturn};
 use crate::names::{Entry, NameTable};
-use crate::port::{Port, PortSet};
+use crate::port::{Carried, Port, PortSet};
 use core::mem::size_of;
 use kernel::{
     bindings,
-    fs::File,
+    fs::{
+        File,
+        LocalFile, //
+    },
     miscdevice::{
         MiscDevice,
         MiscDeviceRegistration, //
     },
     new_mutex,
     prelude::*,
-    rbtree::RBTreeNodeReservation,
     sync::{
         Arc,
         ArcBorrow,
         Mutex, //
     },
+    types::ForeignOwnable,
     transmute::{
         AsBytes,
         FromBytes, //
@@ -117,9 +120,8 @@ impl Space {
             GFP_KERNEL_ACCOUNT,
         )?;
         // The task-self name: a send right to the space's own task port.
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
         let entry = Entry::send(task_port.make_send(), 1);
-        let inserted = space.inner.lock().names.insert_at(abi::MACH_TASK_SELF_NAME, entry, node);
+        let inserted = space.inner.lock().names.insert(Some(abi::MACH_TASK_SELF_NAME), entry);
         if let Err((_, entry)) = inserted {
             drop(entry);
             return Err(ENOMEM);
@@ -178,15 +180,9 @@ impl Space {
             MACH_PORT_RIGHT_PORT_SET => Entry::port_set(PortSet::new()?),
             _ => Entry::dead_name(1),
         };
-        let node = RBTreeNodeReservation::new(GFP_KERNEL_ACCOUNT)?;
-        let result = {
-            match self.lock_live() {
-                Err(kr) => Err((kr, entry)),
-                Ok(mut inner) => match name {
-                    Some(name) => inner.names.insert_at(name, entry, node).map(|()| name),
-                    None => inner.names.insert(entry, node),
-                },
-            }
+        let result = match self.lock_live() {
+            Err(kr) => Err((kr, entry)),
+            Ok(mut inner) => inner.names.insert(name, entry),
         };
         // A refused entry is dropped here, with no lock held.
         result.map_err(|(kr, _entry)| kr)
@@ -290,6 +286,83 @@ impl Space {
         Ok(())
     }
 
+    /// `mach_port_insert_right`: the caller's (`self`'s) right `poly`, taken
+    /// as `disposition` says, goes into `target` under `name`. On a failure
+    /// after the right was taken, it is destroyed, as Mach does.
+    fn insert_right(&self, target: &Space, name: u32, poly: u32, disposition: u32) -> KResult {
+        if !mach_port_valid(name) || !mach_msg_type_port_any(disposition) {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if !mach_port_valid(poly) {
+            return Err(KernReturn::INVALID_CAPABILITY);
+        }
+        let right = self.lock_live()?.names.copyin(poly, disposition)?;
+        let result = match target.lock_live() {
+            Err(kr) => Err((kr, right)),
+            Ok(mut inner) => inner.names.copyout(Some(name), right, false),
+        };
+        // A refused right is released here, with no lock held.
+        result.map(|_| ()).map_err(|(kr, _right)| kr)
+    }
+
+    /// `mach_port_extract_right`: the right `name` in `source`, taken as
+    /// `disposition` says, comes into the caller's (`self`'s) space, as a
+    /// received right would. Returns its name (MACH_PORT_DEAD for a dead
+    /// right) and type.
+    fn extract_right(&self, source: &Space, name: u32, disposition: u32) -> KResult<(u32, u32)> {
+        if !mach_msg_type_port_any(disposition) {
+            return Err(KernReturn::INVALID_VALUE);
+        }
+        if !mach_port_valid(name) {
+            return Err(KernReturn::INVALID_RIGHT);
+        }
+        let msg_type = match disposition {
+            MACH_MSG_TYPE_MOVE_RECEIVE => MACH_MSG_TYPE_PORT_RECEIVE,
+            MACH_MSG_TYPE_MOVE_SEND_ONCE | MACH_MSG_TYPE_MAKE_SEND_ONCE => MACH_MSG_TYPE_PORT_SEND_ONCE,
+            _ => MACH_MSG_TYPE_PORT_SEND,
+        };
+        let right = source.lock_live()?.names.copyin(name, disposition)?;
+        if let Carried::Dead = right {
+            return Ok((MACH_PORT_DEAD, msg_type));
+        }
+        let result = match self.lock_live() {
+            Err(kr) => Err((kr, right)),
+            Ok(mut inner) => inner.names.copyout(None, right, true),
+        };
+        match result {
+            Ok(poly) => Ok((poly, msg_type)),
+            // The port died on the way: the right arrives dead.
+            Err((KernReturn::INVALID_CAPABILITY, _right)) => Ok((MACH_PORT_DEAD, msg_type)),
+            Err((kr, _right)) => Err(kr),
+        }
+    }
+
+    /// `task_for_fd`: a send right to the task port of the space behind
+    /// `fd`, in this space. `file` is this space's own file, whose file
+    /// operations tell a `/dev/mach` file from any other.
+    fn task_for_fd(&self, file: &File, fd: i32) -> Result<KResult<u32>> {
+        let other = LocalFile::fget(fd as u32).map_err(|_| EBADF)?;
+        // SAFETY: Both files are alive (`file` for this call, `other` by the
+        // reference `fget` took), and `f_op` never changes after open.
+        let same_device = unsafe { (*other.as_ptr()).f_op == (*file.as_ptr()).f_op };
+        if !same_device {
+            return Ok(Err(KernReturn::INVALID_ARGUMENT));
+        }
+        // SAFETY: The file is a `/dev/mach` file in a descriptor table, so
+        // its open finished and stored an `Arc<Space>` in `private_data`
+        // with `into_foreign`; it is released only when the file's last
+        // reference goes, and `other` holds one for this borrow.
+        let space: Arc<Space> =
+            unsafe { <Arc<Space> as ForeignOwnable>::borrow((*other.as_ptr()).private_data) }.into();
+        drop(other);
+        let send = Carried::Send(space.task_port.make_send());
+        let result = match self.lock_live() {
+            Err(kr) => Err((kr, send)),
+            Ok(mut inner) => inner.names.copyout(None, send, true),
+        };
+        Ok(result.map_err(|(kr, _send)| kr))
+    }
+
     /// Collects the names and types of the space, in ascending name order,
     /// if there are at most `capacity`; always returns the count.
     fn names(&self, capacity: u32) -> KResult<(u32, KVVec<u32>, KVVec<u32>)> {
@@ -379,6 +452,41 @@ impl Space {
         })
     }
 
+    fn ioctl_insert_right(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortInsertRightArgs| {
+            reserved_zero(a.reserved)?;
+            probe_writable(arg, &a)?;
+            let result = self
+                .task_space(a.task)
+                .and_then(|target| self.insert_right(&target, a.name, a.poly, a.poly_poly));
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_extract_right(&self, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: PortExtractRightArgs| {
+            probe_writable(arg, &a)?;
+            let result = self
+                .task_space(a.task)
+                .and_then(|source| self.extract_right(&source, a.name, a.msgt_name));
+            (a.poly, a.poly_poly) = *result.as_ref().unwrap_or(&(MACH_PORT_NULL, 0));
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
+    fn ioctl_task_for_fd(&self, file: &File, arg: usize) -> Result<isize> {
+        with_args(arg, |mut a: TaskForFdArgs| {
+            reserved_zero(a.reserved)?;
+            probe_writable(arg, &a)?;
+            let result = self.task_for_fd(file, a.fd)?;
+            a.task = *result.as_ref().unwrap_or(&MACH_PORT_NULL);
+            a.kr = kr_of(&result);
+            Ok(a)
+        })
+    }
+
     fn ioctl_names(&self, arg: usize) -> Result<isize> {
         with_args(arg, |mut a: PortNamesArgs| {
             if a.capacity > 0 && (a.names == 0 || a.types == 0) {
@@ -419,7 +527,7 @@ impl MiscDevice for Space {
         space.close();
     }
 
-    fn ioctl(space: ArcBorrow<'_, Space>, _file: &File, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(space: ArcBorrow<'_, Space>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             MACH_IOC_API_VERSION => with_args(arg, |mut a: ApiVersionArgs| {
                 reserved_zero(a.reserved)?;
@@ -435,6 +543,9 @@ impl MiscDevice for Space {
             MACH_IOC_PORT_MOD_REFS => space.ioctl_mod_refs(arg),
             MACH_IOC_PORT_DEALLOCATE => space.ioctl_deallocate(arg, false),
             MACH_IOC_PORT_DESTROY => space.ioctl_deallocate(arg, true),
+            MACH_IOC_PORT_INSERT_RIGHT => space.ioctl_insert_right(arg),
+            MACH_IOC_PORT_EXTRACT_RIGHT => space.ioctl_extract_right(arg),
+            MACH_IOC_TASK_FOR_FD => space.ioctl_task_for_fd(file, arg),
             _ => Err(ENOTTY),
         }
     }

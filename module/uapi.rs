@@ -29,4 +29,7 @@ plain_struct!(
     PortGetRefsArgs,
     PortModRefsArgs,
     PortNameArgs,
+    PortInsertRightArgs,
+    PortExtractRightArgs,
+    TaskForFdArgs,
 );
