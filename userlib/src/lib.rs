@@ -20,6 +20,27 @@
 //! space.mod_refs(task, port, PortRight::RECEIVE, -1)?;
 //! # Ok::<(), mach::Error>(())
 //! ```
+//!
+//! Rights move between spaces with [`Space::insert_right`] and
+//! [`Space::extract_right`]; another space is reached through its task port,
+//! which [`Space::task_for_fd`] gives for an open `/dev/mach` descriptor:
+//!
+//! ```no_run
+//! use mach::{MsgTypeName, PortRight, PortType, Space};
+//! use std::os::fd::AsFd;
+//!
+//! let server = Space::open()?;
+//! let client = Space::open()?;
+//! let me = client.task_self();
+//! let server_task = client.task_for_fd(server.as_fd())?;
+//!
+//! let port = server.allocate(server.task_self(), PortRight::RECEIVE)?;
+//! let (send, kind) = client.extract_right(server_task, port, MsgTypeName::MAKE_SEND)?;
+//! assert_eq!(kind, MsgTypeName::PORT_SEND);
+//! server.destroy(server.task_self(), port)?;
+//! assert_eq!(client.port_type(me, send)?, PortType::DEAD_NAME);
+//! # Ok::<(), mach::Error>(())
+//! ```
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
