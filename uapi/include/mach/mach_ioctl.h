@@ -21,7 +21,7 @@
 #include <linux/ioctl.h>
 
 /* The version of this ABI, answered by MACH_IOC_API_VERSION. */
-#define MACH_API_VERSION        1
+#define MACH_API_VERSION        2
 
 /* The name of every space's send right to its own task (mach_task_self()). */
 #define MACH_TASK_SELF_NAME     0x103u
@@ -105,6 +105,39 @@ struct mach_port_name_args {
 	__u32 reserved;
 };
 
+/* MACH_IOC_PORT_INSERT_RIGHT: the caller's right poly, taken as poly_poly
+ * (a MACH_MSG_TYPE_* disposition) says, goes into task's space under name. */
+struct mach_port_insert_right_args {
+	__u32 task;
+	__u32 name;
+	__u32 poly;
+	__u32 poly_poly;
+	__s32 kr;
+	__u32 reserved;
+};
+
+/* MACH_IOC_PORT_EXTRACT_RIGHT: the right name in task's space, taken as
+ * msgt_name says, comes into the caller's space as poly (out), of type
+ * poly_poly (out, MACH_MSG_TYPE_PORT_*). */
+struct mach_port_extract_right_args {
+	__u32 task;
+	__u32 name;
+	__u32 msgt_name;
+	__u32 poly;
+	__u32 poly_poly;
+	__s32 kr;
+};
+
+/* MACH_IOC_TASK_FOR_FD: a send right to the task port of the space behind
+ * the caller's /dev/mach descriptor fd, as task (out). EBADF if fd is not
+ * open; KERN_INVALID_ARGUMENT if it is not /dev/mach. */
+struct mach_task_for_fd_args {
+	__s32 fd;
+	__u32 task;
+	__s32 kr;
+	__u32 reserved;
+};
+
 #define MACH_IOC_API_VERSION        _IOWR(MACH_IOC_MAGIC, 0x01, struct mach_api_version_args)
 #define MACH_IOC_REPLY_PORT         _IOWR(MACH_IOC_MAGIC, 0x02, struct mach_reply_port_args)
 #define MACH_IOC_PORT_ALLOCATE      _IOWR(MACH_IOC_MAGIC, 0x10, struct mach_port_allocate_args)
@@ -115,6 +148,9 @@ struct mach_port_name_args {
 #define MACH_IOC_PORT_MOD_REFS      _IOWR(MACH_IOC_MAGIC, 0x15, struct mach_port_mod_refs_args)
 #define MACH_IOC_PORT_DEALLOCATE    _IOWR(MACH_IOC_MAGIC, 0x16, struct mach_port_name_args)
 #define MACH_IOC_PORT_DESTROY       _IOWR(MACH_IOC_MAGIC, 0x17, struct mach_port_name_args)
+#define MACH_IOC_PORT_INSERT_RIGHT  _IOWR(MACH_IOC_MAGIC, 0x18, struct mach_port_insert_right_args)
+#define MACH_IOC_PORT_EXTRACT_RIGHT _IOWR(MACH_IOC_MAGIC, 0x19, struct mach_port_extract_right_args)
+#define MACH_IOC_TASK_FOR_FD        _IOWR(MACH_IOC_MAGIC, 0x1a, struct mach_task_for_fd_args)
 
 /* Layout checks: the same numbers are asserted in uapi/src/abi.rs. */
 #ifdef __cplusplus
@@ -146,6 +182,16 @@ MACH_IOCTL_ASSERT(offsetof(struct mach_port_mod_refs_args, delta) == 12);
 MACH_IOCTL_ASSERT(offsetof(struct mach_port_mod_refs_args, kr) == 16);
 MACH_IOCTL_ASSERT(sizeof(struct mach_port_name_args) == 16);
 MACH_IOCTL_ASSERT(offsetof(struct mach_port_name_args, kr) == 8);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_insert_right_args) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_insert_right_args, poly_poly) == 12);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_insert_right_args, kr) == 16);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_extract_right_args) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_extract_right_args, poly) == 12);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_extract_right_args, poly_poly) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_extract_right_args, kr) == 20);
+MACH_IOCTL_ASSERT(sizeof(struct mach_task_for_fd_args) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, task) == 4);
+MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, kr) == 8);
 MACH_IOCTL_ASSERT(MACH_IOC_API_VERSION == 0xc0084d01u);
 MACH_IOCTL_ASSERT(MACH_IOC_PORT_NAMES == 0xc0204d13u);
 

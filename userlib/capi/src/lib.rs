@@ -15,6 +15,8 @@
 //!   `KERN_INVALID_ARGUMENT`, `ENOMEM` `KERN_RESOURCE_SHORTAGE`, anything else
 //!   `KERN_FAILURE`.
 //! - A null out-pointer: `KERN_INVALID_ARGUMENT`, before anything else.
+//! - `task_for_fd` only: `EBADF` (the descriptor is not open) gives
+//!   `KERN_INVALID_ARGUMENT`, as a descriptor that is not `/dev/mach` does.
 //!
 //! Nothing here panics on what a caller passes; the workspace builds with
 //! `panic = "abort"` in any case.
@@ -27,12 +29,14 @@ use std::os::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
-use mach::{sys, Error, PortName, PortRight, Space};
+use mach::{sys, Error, MsgTypeName, PortName, PortRight, Space};
 
 #[allow(non_camel_case_types)]
 type kern_return_t = c_int;
 #[allow(non_camel_case_types)]
 type mach_port_name_t = u32;
+#[allow(non_camel_case_types)]
+type mach_msg_type_name_t = u32;
 
 // ---------------------------------------------------------------------------
 // The process's space.
@@ -290,6 +294,88 @@ pub extern "C" fn mach_port_destroy(
     name: mach_port_name_t,
 ) -> kern_return_t {
     kr_of(with_space(|s| s.destroy(PortName(task), PortName(name))))
+}
+
+/// The caller's right `poly`, taken as `poly_poly` says, goes into `task`'s
+/// space under `name`.
+#[no_mangle]
+pub extern "C" fn mach_port_insert_right(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    poly: mach_port_name_t,
+    poly_poly: mach_msg_type_name_t,
+) -> kern_return_t {
+    kr_of(with_space(|s| {
+        s.insert_right(
+            PortName(task),
+            PortName(name),
+            PortName(poly),
+            MsgTypeName(poly_poly),
+        )
+    }))
+}
+
+/// The right `name` in `task`'s space, taken as `msgt_name` says, comes
+/// into the caller's space: its name there in `*poly` (MACH_PORT_DEAD for a
+/// dead right), its type (`MACH_MSG_TYPE_PORT_*`) in `*poly_poly`.
+///
+/// # Safety
+///
+/// `poly` and `poly_poly` must each be null or valid for writing a `u32`.
+#[no_mangle]
+pub unsafe extern "C" fn mach_port_extract_right(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    msgt_name: mach_msg_type_name_t,
+    poly: *mut mach_port_name_t,
+    poly_poly: *mut mach_msg_type_name_t,
+) -> kern_return_t {
+    if poly.is_null() || poly_poly.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    match with_space(|s| s.extract_right(PortName(task), PortName(name), MsgTypeName(msgt_name))) {
+        Ok(Ok((n, t))) => {
+            // SAFETY: Checked non-null; the caller guarantees validity.
+            unsafe {
+                poly.write(n.0);
+                poly_poly.write(t.0);
+            }
+            sys::KERN_SUCCESS
+        }
+        Ok(Err(e)) => error_kr(&e),
+        Err(kr) => kr,
+    }
+}
+
+/// The extension `task_for_fd`: a send right to the task port of the space
+/// behind `fd`, another open `/dev/mach` descriptor, in the caller's space.
+/// A descriptor that is not open (EBADF from the module) gives
+/// `KERN_INVALID_ARGUMENT`, as one that is not `/dev/mach` does.
+///
+/// # Safety
+///
+/// `task` must be null or valid for writing a `mach_port_name_t`.
+#[no_mangle]
+pub unsafe extern "C" fn task_for_fd(fd: c_int, task: *mut mach_port_name_t) -> kern_return_t {
+    if task.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    match with_space(|s| s.task_for_raw_fd(fd)) {
+        Ok(Ok(t)) => {
+            // SAFETY: Checked non-null; the caller guarantees validity.
+            unsafe { task.write(t.0) };
+            sys::KERN_SUCCESS
+        }
+        Ok(Err(e)) => task_for_fd_kr(&e),
+        Err(kr) => kr,
+    }
+}
+
+fn task_for_fd_kr(e: &Error) -> kern_return_t {
+    match e {
+        Error::Os(io) if io.raw_os_error() == Some(libc::EBADF) => sys::KERN_INVALID_ARGUMENT,
+        _ => error_kr(e),
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -678,6 +764,35 @@ mod tests {
             assert_eq!(
                 vm_deallocate(sys::MACH_TASK_SELF_NAME, p + 8, page_size()),
                 sys::KERN_SUCCESS
+            );
+        }
+    }
+
+    #[test]
+    fn task_for_fd_errno_mapping() {
+        let os = |errno| Error::Os(std::io::Error::from_raw_os_error(errno));
+        assert_eq!(task_for_fd_kr(&os(libc::EBADF)), sys::KERN_INVALID_ARGUMENT);
+        assert_eq!(task_for_fd_kr(&os(libc::EFAULT)), sys::KERN_INVALID_ADDRESS);
+        assert_eq!(task_for_fd_kr(&os(libc::ENOTTY)), sys::KERN_FAILURE);
+        assert_eq!(
+            task_for_fd_kr(&Error::Kern(mach::KernReturn(sys::KERN_INVALID_ARGUMENT))),
+            sys::KERN_INVALID_ARGUMENT
+        );
+    }
+
+    #[test]
+    fn null_out_pointers() {
+        let mut n = 0u32;
+        // SAFETY: Null pointers are checked before anything else.
+        unsafe {
+            assert_eq!(task_for_fd(0, ptr::null_mut()), sys::KERN_INVALID_ARGUMENT);
+            assert_eq!(
+                mach_port_extract_right(sys::MACH_TASK_SELF_NAME, 1, 20, ptr::null_mut(), &mut n),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                mach_port_extract_right(sys::MACH_TASK_SELF_NAME, 1, 20, &mut n, ptr::null_mut()),
+                sys::KERN_INVALID_ARGUMENT
             );
         }
     }

@@ -17,5 +17,6 @@
 #include <mach/vm_map.h>
 #include <mach/error.h>
 #include <mach/mach_error.h>
+#include <mach/mach_linux.h>
 
 #endif /* _MACH_H_ */

@@ -68,6 +68,29 @@ kern_return_t mach_port_mod_refs(ipc_space_t task, mach_port_name_t name,
 				 mach_port_right_t right,
 				 mach_port_delta_t delta);
 
+/*
+ * The caller's right poly, taken as polyPoly says (a disposition,
+ * MACH_MSG_TYPE_MOVE_RECEIVE .. MACH_MSG_TYPE_MAKE_SEND_ONCE), goes into
+ * task's space under name. task may be mach_task_self() or a send right to
+ * another space's task port (task_for_fd, <mach/mach_linux.h>). As in Mach,
+ * when the right cannot be put under name it is destroyed: a receive right
+ * taken with MOVE_RECEIVE is then gone with its port.
+ */
+kern_return_t mach_port_insert_right(ipc_space_t task, mach_port_name_t name,
+				     mach_port_t poly,
+				     mach_msg_type_name_t polyPoly);
+
+/*
+ * The right name in task's space, taken as msgt_name says, comes into the
+ * caller's space: *poly is its name there (MACH_PORT_DEAD for a dead right),
+ * *polyPoly its type (MACH_MSG_TYPE_PORT_RECEIVE, _PORT_SEND or
+ * _PORT_SEND_ONCE).
+ */
+kern_return_t mach_port_extract_right(ipc_space_t task, mach_port_name_t name,
+				      mach_msg_type_name_t msgt_name,
+				      mach_port_t *poly,
+				      mach_msg_type_name_t *polyPoly);
+
 #ifdef __cplusplus
 }
 #endif
