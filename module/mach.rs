@@ -54,6 +54,7 @@ mod kern;
 mod names;
 mod port;
 mod space;
+mod stats;
 mod uapi;
 
 module! {

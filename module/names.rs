@@ -4,6 +4,7 @@
 
 use crate::abi::{self, *};
 use crate::kern::{KResult, KernReturn};
+use crate::stats;
 use crate::port::{
     Carried,
     Port,
@@ -301,6 +302,7 @@ impl NameTable {
         }
         self.entries.insert(node.into_node(name, entry));
         self.count += 1;
+        stats::add_names(1);
         Ok(name)
     }
 
@@ -339,6 +341,7 @@ impl NameTable {
     pub(crate) fn remove(&mut self, name: u32) -> Option<Entry> {
         let entry = self.entries.remove(&name)?;
         self.count -= 1;
+        stats::add_names(-1);
         if entry.in_reverse() {
             if let Some(port) = entry.port() {
                 self.reverse.remove(&port.key());
@@ -486,6 +489,28 @@ impl NameTable {
         })
     }
 
+    /// How many names hold each kind of right, in the order RECEIVE, SEND,
+    /// SEND_ONCE, PORT_SET, DEAD_NAME (a name holding a send and the receive
+    /// right counts for both).
+    pub(crate) fn count_by_type(&mut self) -> [u32; 5] {
+        let kinds = [
+            MACH_PORT_TYPE_RECEIVE,
+            MACH_PORT_TYPE_SEND,
+            MACH_PORT_TYPE_SEND_ONCE,
+            MACH_PORT_TYPE_PORT_SET,
+            MACH_PORT_TYPE_DEAD_NAME,
+        ];
+        let mut counts = [0u32; 5];
+        self.for_each(|_, bits| {
+            for (count, kind) in counts.iter_mut().zip(kinds) {
+                if bits & kind != 0 {
+                    *count += 1;
+                }
+            }
+        });
+        counts
+    }
+
     /// Calls `f` with every name and its type bits, in ascending order.
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(u32, u32)) {
         for (name, entry) in self.entries.iter_mut() {
@@ -498,6 +523,7 @@ impl NameTable {
 
     /// Empties the table, returning every entry to the caller to drop.
     pub(crate) fn take_all(&mut self) -> RBTree<u32, Entry> {
+        stats::add_names(-i64::from(self.count));
         self.count = 0;
         self.free.clear();
         self.reverse = RBTree::new();

@@ -3,6 +3,7 @@
 //! Ports, port sets, and the rights to them as owned values.
 
 use crate::space::Space;
+use crate::stats::{self, Live};
 use kernel::{
     new_spinlock,
     prelude::*,
@@ -53,6 +54,7 @@ pub(crate) struct PortInner {
 pub(crate) struct Port {
     #[pin]
     pub(crate) inner: SpinLock<PortInner>,
+    _live: Live<{ stats::PORTS }>,
 }
 
 impl Port {
@@ -69,6 +71,7 @@ impl Port {
                     },
                     "Port::inner"
                 ),
+                _live: Live::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )
@@ -259,6 +262,7 @@ pub(crate) struct PortSetInner {
 pub(crate) struct PortSet {
     #[pin]
     pub(crate) inner: SpinLock<PortSetInner>,
+    _live: Live<{ stats::PORT_SETS }>,
 }
 
 impl PortSet {
@@ -267,6 +271,7 @@ impl PortSet {
         let set = Arc::pin_init(
             pin_init!(PortSet {
                 inner <- new_spinlock!(PortSetInner { active: true }, "PortSet::inner"),
+                _live: Live::new(),
             }),
             GFP_KERNEL_ACCOUNT,
         )?;

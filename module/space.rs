@@ -6,6 +6,7 @@ use crate::abi::{self, *};
 use crate::kern::{kr_of, KResult, KernReturn};
 use crate::names::{Entry, NameTable};
 use crate::port::{Carried, Port, PortSet};
+use crate::stats::{self, Live};
 use core::mem::size_of;
 use kernel::{
     bindings,
@@ -19,6 +20,8 @@ use kernel::{
     },
     new_mutex,
     prelude::*,
+    seq_file::SeqFile,
+    seq_print,
     sync::{
         Arc,
         ArcBorrow,
@@ -78,6 +81,7 @@ pub(crate) struct Space {
     inner: Mutex<SpaceInner>,
     /// The task port; the kernel holds its receive right.
     task_port: Arc<Port>,
+    _live: Live<{ stats::SPACES }>,
     _module: ModuleRef,
 }
 
@@ -115,6 +119,7 @@ impl Space {
             try_pin_init!(Space {
                 inner <- new_mutex!(SpaceInner { dead: false, names: NameTable::new() }, "Space::inner"),
                 task_port: space_port,
+                _live: Live::new(),
                 _module: module,
             }),
             GFP_KERNEL_ACCOUNT,
@@ -529,6 +534,13 @@ impl MiscDevice for Space {
 
     fn ioctl(space: ArcBorrow<'_, Space>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
+            MACH_IOC_STATS => with_args(arg, |a: StatsArgs| {
+                if a.reserved != [0; 4] {
+                    return Err(EINVAL);
+                }
+                let [spaces, ports, port_sets, names] = stats::snapshot();
+                Ok(StatsArgs { spaces, ports, port_sets, names, reserved: [0; 4] })
+            }),
             MACH_IOC_API_VERSION => with_args(arg, |mut a: ApiVersionArgs| {
                 reserved_zero(a.reserved)?;
                 a.version = MACH_API_VERSION;
@@ -548,5 +560,22 @@ impl MiscDevice for Space {
             MACH_IOC_TASK_FOR_FD => space.ioctl_task_for_fd(file, arg),
             _ => Err(ENOTTY),
         }
+    }
+
+    /// `/proc/PID/fdinfo/FD` of a `/dev/mach` descriptor: the space's names
+    /// by the rights they hold.
+    fn show_fdinfo(space: ArcBorrow<'_, Space>, m: &SeqFile, _file: &File) {
+        let (dead, names, counts) = {
+            let mut inner = space.inner.lock();
+            (inner.dead, inner.names.count(), inner.names.count_by_type())
+        };
+        let [receive, send, send_once, port_set, dead_name] = counts;
+        seq_print!(m, "mach-space:\t{}\n", if dead { "closed" } else { "open" });
+        seq_print!(m, "mach-names:\t{}\n", names);
+        seq_print!(m, "mach-receive:\t{}\n", receive);
+        seq_print!(m, "mach-send:\t{}\n", send);
+        seq_print!(m, "mach-send-once:\t{}\n", send_once);
+        seq_print!(m, "mach-port-set:\t{}\n", port_set);
+        seq_print!(m, "mach-dead-name:\t{}\n", dead_name);
     }
 }

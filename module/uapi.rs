@@ -32,4 +32,5 @@ plain_struct!(
     PortInsertRightArgs,
     PortExtractRightArgs,
     TaskForFdArgs,
+    StatsArgs,
 );

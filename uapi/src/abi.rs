@@ -354,6 +354,22 @@ pub struct TaskForFdArgs {
     pub reserved: u32,
 }
 
+/// `MACH_IOC_STATS`: the module's live objects, across all spaces (for
+/// tests that check nothing leaks). Every field is out; `reserved` must be
+/// zero on the way in.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StatsArgs {
+    /// Open IPC spaces (including ones closed but still referenced).
+    pub spaces: u64,
+    /// Ports, task ports included, that have not been freed.
+    pub ports: u64,
+    pub port_sets: u64,
+    /// Names in all spaces.
+    pub names: u64,
+    pub reserved: [u64; 4],
+}
+
 pub const MACH_IOC_API_VERSION: u32 = mach_iowr::<ApiVersionArgs>(0x01);
 pub const MACH_IOC_REPLY_PORT: u32 = mach_iowr::<ReplyPortArgs>(0x02);
 pub const MACH_IOC_PORT_ALLOCATE: u32 = mach_iowr::<PortAllocateArgs>(0x10);
@@ -367,6 +383,7 @@ pub const MACH_IOC_PORT_DESTROY: u32 = mach_iowr::<PortNameArgs>(0x17);
 pub const MACH_IOC_PORT_INSERT_RIGHT: u32 = mach_iowr::<PortInsertRightArgs>(0x18);
 pub const MACH_IOC_PORT_EXTRACT_RIGHT: u32 = mach_iowr::<PortExtractRightArgs>(0x19);
 pub const MACH_IOC_TASK_FOR_FD: u32 = mach_iowr::<TaskForFdArgs>(0x1a);
+pub const MACH_IOC_STATS: u32 = mach_iowr::<StatsArgs>(0x03);
 
 // ---------------------------------------------------------------------------
 // Layout checks: the same numbers are asserted in uapi/include/mach/mach_ioctl.h.
@@ -402,6 +419,8 @@ const _: () = {
     assert!(size_of::<TaskForFdArgs>() == 16);
     assert!(offset_of!(TaskForFdArgs, task) == 4);
     assert!(offset_of!(TaskForFdArgs, kr) == 8);
+    assert!(size_of::<StatsArgs>() == 64);
+    assert!(offset_of!(StatsArgs, names) == 24);
     assert!(MACH_IOC_API_VERSION == 0xc008_4d01);
     assert!(MACH_IOC_PORT_NAMES == 0xc020_4d13);
 };

@@ -362,6 +362,18 @@ pub unsafe fn ioctl_raw<T>(fd: BorrowedFd<'_>, cmd: u32, arg: &mut T) -> io::Res
     }
 }
 
+/// Live objects in the module, across all spaces ([`Space::stats`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Spaces not yet freed (an open `/dev/mach` file each).
+    pub spaces: u64,
+    /// Ports not yet freed, task ports included.
+    pub ports: u64,
+    pub port_sets: u64,
+    /// Names in all spaces.
+    pub names: u64,
+}
+
 /// One Mach IPC space: an open `/dev/mach` file. Closing it (dropping the
 /// value, or the process exiting) destroys every right it holds.
 #[derive(Debug)]
@@ -397,6 +409,14 @@ impl Space {
         let mut a = sys::ApiVersionArgs::default();
         self.call(sys::MACH_IOC_API_VERSION, &mut a)?;
         Ok(a.version)
+    }
+
+    /// The module's live objects across all spaces (`MACH_IOC_STATS`), for
+    /// checking that nothing leaks.
+    pub fn stats(&self) -> io::Result<Stats> {
+        let mut a = sys::StatsArgs::default();
+        self.call(sys::MACH_IOC_STATS, &mut a)?;
+        Ok(Stats { spaces: a.spaces, ports: a.ports, port_sets: a.port_sets, names: a.names })
     }
 
     /// The caller's name for its own task port (`mach_task_self()`).

@@ -138,7 +138,18 @@ struct mach_task_for_fd_args {
 	__u32 reserved;
 };
 
+/* MACH_IOC_STATS: the module's live objects across all spaces (all out;
+ * reserved must be zero on the way in). */
+struct mach_stats_args {
+	__u64 spaces;
+	__u64 ports;
+	__u64 port_sets;
+	__u64 names;
+	__u64 reserved[4];
+};
+
 #define MACH_IOC_API_VERSION        _IOWR(MACH_IOC_MAGIC, 0x01, struct mach_api_version_args)
+#define MACH_IOC_STATS              _IOWR(MACH_IOC_MAGIC, 0x03, struct mach_stats_args)
 #define MACH_IOC_REPLY_PORT         _IOWR(MACH_IOC_MAGIC, 0x02, struct mach_reply_port_args)
 #define MACH_IOC_PORT_ALLOCATE      _IOWR(MACH_IOC_MAGIC, 0x10, struct mach_port_allocate_args)
 #define MACH_IOC_PORT_ALLOCATE_NAME _IOWR(MACH_IOC_MAGIC, 0x11, struct mach_port_allocate_args)
@@ -192,6 +203,8 @@ MACH_IOCTL_ASSERT(offsetof(struct mach_port_extract_right_args, kr) == 20);
 MACH_IOCTL_ASSERT(sizeof(struct mach_task_for_fd_args) == 16);
 MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, task) == 4);
 MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, kr) == 8);
+MACH_IOCTL_ASSERT(sizeof(struct mach_stats_args) == 64);
+MACH_IOCTL_ASSERT(offsetof(struct mach_stats_args, names) == 24);
 MACH_IOCTL_ASSERT(MACH_IOC_API_VERSION == 0xc0084d01u);
 MACH_IOCTL_ASSERT(MACH_IOC_PORT_NAMES == 0xc0204d13u);
 
