@@ -10,8 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::fmt::{self, Debug};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 
+pub use mach::MsgTypeName;
 use mach::{sys, Error, KernReturn, PortName, PortRight, PortType, Space};
 
 pub use crate::tap::{Ctx, TestResult};
@@ -45,14 +46,46 @@ pub const NOT_ALLOCATABLE: [PortRight; 8] = [
     PortRight(0xffff_ffff),
 ];
 
+/// The six dispositions (how a right is taken from its holder).
+pub const MOVE_RECEIVE: MsgTypeName = MsgTypeName::MOVE_RECEIVE;
+pub const MOVE_SEND: MsgTypeName = MsgTypeName::MOVE_SEND;
+pub const MOVE_SEND_ONCE: MsgTypeName = MsgTypeName::MOVE_SEND_ONCE;
+pub const COPY_SEND: MsgTypeName = MsgTypeName::COPY_SEND;
+pub const MAKE_SEND: MsgTypeName = MsgTypeName::MAKE_SEND;
+pub const MAKE_SEND_ONCE: MsgTypeName = MsgTypeName::MAKE_SEND_ONCE;
+/// Every disposition a caller can name.
+pub const DISPOSITIONS: [MsgTypeName; 6] = MsgTypeName::DISPOSITIONS;
+/// The dispositions that give a send right.
+pub const SEND_DISPOSITIONS: [MsgTypeName; 3] = [MOVE_SEND, COPY_SEND, MAKE_SEND];
+/// Values that are no disposition: PORT_NONE, PORT_NAME (15),
+/// COPY_RECEIVE (22), 24, and values that only look like one in their low bits.
+pub const BAD_DISPOSITIONS: [MsgTypeName; 8] = [
+    MsgTypeName(0),
+    MsgTypeName(1),
+    MsgTypeName(15),
+    MsgTypeName(sys::MACH_MSG_TYPE_COPY_RECEIVE),
+    MsgTypeName(24),
+    MsgTypeName(0x110),
+    MsgTypeName(0x8000_0011),
+    MsgTypeName(0xffff_ffff),
+];
+
+/// What arrives (the `polyPoly` that extract_right gives back).
+pub const PORT_RECEIVE: MsgTypeName = MsgTypeName::PORT_RECEIVE;
+pub const PORT_SEND: MsgTypeName = MsgTypeName::PORT_SEND;
+pub const PORT_SEND_ONCE: MsgTypeName = MsgTypeName::PORT_SEND_ONCE;
+
 pub const KERN_SUCCESS: KernReturn = KernReturn::KERN_SUCCESS;
 pub const KERN_NO_SPACE: KernReturn = KernReturn::KERN_NO_SPACE;
+pub const KERN_INVALID_ARGUMENT: KernReturn = KernReturn::KERN_INVALID_ARGUMENT;
 pub const KERN_NAME_EXISTS: KernReturn = KernReturn::KERN_NAME_EXISTS;
 pub const KERN_INVALID_NAME: KernReturn = KernReturn::KERN_INVALID_NAME;
 pub const KERN_INVALID_TASK: KernReturn = KernReturn::KERN_INVALID_TASK;
 pub const KERN_INVALID_RIGHT: KernReturn = KernReturn::KERN_INVALID_RIGHT;
 pub const KERN_INVALID_VALUE: KernReturn = KernReturn::KERN_INVALID_VALUE;
 pub const KERN_UREFS_OVERFLOW: KernReturn = KernReturn::KERN_UREFS_OVERFLOW;
+pub const KERN_INVALID_CAPABILITY: KernReturn = KernReturn::KERN_INVALID_CAPABILITY;
+pub const KERN_RIGHT_EXISTS: KernReturn = KernReturn::KERN_RIGHT_EXISTS;
 
 /// `MACH_PORT_UREFS_MAX`.
 pub const UREFS_MAX: u32 = sys::MACH_PORT_UREFS_MAX;
@@ -72,6 +105,31 @@ impl fmt::Display for R {
             0..=4 => write!(f, "{:?}", self.0),
             other => write!(f, "{other:#x}"),
         }
+    }
+}
+
+/// What `mach_port_extract_right` gives: the right's name in the caller's
+/// space (`MACH_PORT_DEAD` for a dead right) and its type (`PORT_*`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Extracted {
+    pub name: PortName,
+    pub ty: MsgTypeName,
+}
+
+/// `(name, ty)` as an [`Extracted`], for comparisons.
+pub fn extracted(name: PortName, ty: MsgTypeName) -> Extracted {
+    Extracted { name, ty }
+}
+
+impl Debug for Extracted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ty = match self.ty.0 {
+            sys::MACH_MSG_TYPE_PORT_RECEIVE => "PORT_RECEIVE".to_string(),
+            sys::MACH_MSG_TYPE_PORT_SEND => "PORT_SEND".to_string(),
+            sys::MACH_MSG_TYPE_PORT_SEND_ONCE => "PORT_SEND_ONCE".to_string(),
+            other => format!("polyPoly {other}"),
+        };
+        write!(f, "{:?} {ty}", self.name)
     }
 }
 
@@ -275,89 +333,245 @@ impl State {
         out.truncate(20);
         out.join("; ")
     }
+
+    /// What differs from `want`, one name per line.
+    fn diff_from_expected(&self, want: &State) -> String {
+        let mut out = Vec::new();
+        for (name, w) in &want.0 {
+            match self.0.get(name) {
+                None => out.push(format!("{name:?}: expected {:?} refs {:?}, got no such name", w.0, w.1)),
+                Some(got) if got != w => out.push(format!(
+                    "{name:?}: expected {:?} refs {:?}, got {:?} refs {:?}",
+                    w.0, w.1, got.0, got.1
+                )),
+                Some(_) => {}
+            }
+        }
+        for (name, got) in &self.0 {
+            if !want.0.contains_key(name) {
+                out.push(format!("{name:?}: expected no such name, got {:?} refs {:?}", got.0, got.1));
+            }
+        }
+        out.truncate(20);
+        out.join("; ")
+    }
+
+    /// The same space with each of `names` turned into a dead name, as the
+    /// death of its port does: a send right keeps its user references, a
+    /// send-once right becomes a dead name with one.
+    pub fn with_dead(&self, names: &[PortName]) -> Result<State, String> {
+        let mut map = self.0.clone();
+        for name in names {
+            let Some((ty, refs)) = map.get(name).copied() else {
+                return Err(format!("test bug: {name:?} is not in the space to turn dead"));
+            };
+            let urefs = if ty.contains(PortType::SEND) {
+                refs[SEND.0 as usize]
+            } else if ty.contains(PortType::DEAD_NAME) {
+                refs[DEAD_NAME.0 as usize]
+            } else {
+                1
+            };
+            let mut dead = [0u32; 6];
+            dead[DEAD_NAME.0 as usize] = urefs;
+            map.insert(*name, (PortType::DEAD_NAME, dead));
+        }
+        Ok(State(map))
+    }
+
+    /// The same space without `names`.
+    pub fn without(&self, names: &[PortName]) -> State {
+        let mut map = self.0.clone();
+        for name in names {
+            map.remove(name);
+        }
+        State(map)
+    }
+
+    /// The names in the space.
+    pub fn names(&self) -> Vec<PortName> {
+        self.0.keys().copied().collect()
+    }
 }
 
 /// A space under test. Its methods mirror [`mach::Space`] but return a
 /// [`Call`]; the shorthands below act through the task-self name.
 pub struct TestSpace {
     space: Space,
+    /// Prefixed to every call in messages when a test uses several spaces.
+    label: &'static str,
 }
 
 fn delta_str(delta: i32) -> String {
     format!("{delta:+}")
 }
 
+impl AsFd for TestSpace {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.space.as_fd()
+    }
+}
+
 impl TestSpace {
     /// Opens `/dev/mach`: a new space.
     pub fn open() -> Result<TestSpace, String> {
+        Self::open_as("")
+    }
+
+    /// Opens a new space whose calls are written `label: call(...)` in
+    /// messages, for tests with several spaces.
+    pub fn open_as(label: &'static str) -> Result<TestSpace, String> {
         Space::open()
-            .map(|space| TestSpace { space })
+            .map(|space| TestSpace { space, label })
             .map_err(|e| format!("open {}: {e}", mach::DEVICE_PATH))
+    }
+
+    /// Wraps a `/dev/mach` descriptor (one received from another process).
+    pub fn from_fd(fd: std::os::fd::OwnedFd, label: &'static str) -> TestSpace {
+        TestSpace {
+            space: Space::from_fd(fd),
+            label,
+        }
     }
 
     pub fn space(&self) -> &Space {
         &self.space
     }
 
+    /// The label given at open, or "" for none.
+    pub fn label(&self) -> &'static str {
+        self.label
+    }
+
+    fn call<T: Debug>(&self, what: String, result: mach::Result<T>) -> Call<T> {
+        if self.label.is_empty() {
+            Call::new(what, result)
+        } else {
+            Call::new(format!("{}: {what}", self.label), result)
+        }
+    }
+
+    /// "the space" or "space A", for messages.
+    fn which(&self) -> String {
+        if self.label.is_empty() {
+            "the space".to_string()
+        } else {
+            format!("space {}", self.label)
+        }
+    }
+
     pub fn api_version(&self) -> Call<u32> {
-        Call::new("api_version()".into(), self.space.api_version().map_err(Error::Os))
+        self.call("api_version()".into(), self.space.api_version().map_err(Error::Os))
     }
 
     pub fn reply_port(&self) -> Call<PortName> {
-        Call::new("mach_reply_port()".into(), self.space.reply_port().map_err(Error::Os))
+        self.call("mach_reply_port()".into(), self.space.reply_port().map_err(Error::Os))
     }
 
     pub fn allocate(&self, task: PortName, right: PortRight) -> Call<PortName> {
-        Call::new(
+        self.call(
             format!("allocate({task:?}, {})", R(right)),
             self.space.allocate(task, right),
         )
     }
 
     pub fn allocate_name(&self, task: PortName, right: PortRight, name: PortName) -> Call<()> {
-        Call::new(
+        self.call(
             format!("allocate_name({task:?}, {}, {name:?})", R(right)),
             self.space.allocate_name(task, right, name),
         )
     }
 
     pub fn port_type(&self, task: PortName, name: PortName) -> Call<PortType> {
-        Call::new(
+        self.call(
             format!("port_type({task:?}, {name:?})"),
             self.space.port_type(task, name),
         )
     }
 
     pub fn names(&self, task: PortName) -> Call<Vec<(PortName, PortType)>> {
-        Call::new(format!("names({task:?})"), self.space.names(task))
+        self.call(format!("names({task:?})"), self.space.names(task))
     }
 
     pub fn get_refs(&self, task: PortName, name: PortName, right: PortRight) -> Call<u32> {
-        Call::new(
+        self.call(
             format!("get_refs({task:?}, {name:?}, {})", R(right)),
             self.space.get_refs(task, name, right),
         )
     }
 
     pub fn mod_refs(&self, task: PortName, name: PortName, right: PortRight, delta: i32) -> Call<()> {
-        Call::new(
+        self.call(
             format!("mod_refs({task:?}, {name:?}, {}, {})", R(right), delta_str(delta)),
             self.space.mod_refs(task, name, right, delta),
         )
     }
 
     pub fn deallocate(&self, task: PortName, name: PortName) -> Call<()> {
-        Call::new(
+        self.call(
             format!("deallocate({task:?}, {name:?})"),
             self.space.deallocate(task, name),
         )
     }
 
     pub fn destroy(&self, task: PortName, name: PortName) -> Call<()> {
-        Call::new(format!("destroy({task:?}, {name:?})"), self.space.destroy(task, name))
+        self.call(format!("destroy({task:?}, {name:?})"), self.space.destroy(task, name))
+    }
+
+    pub fn insert_right(&self, task: PortName, name: PortName, poly: PortName, disposition: MsgTypeName) -> Call<()> {
+        self.call(
+            format!("insert_right({task:?}, {name:?}, {poly:?}, {disposition:?})"),
+            self.space.insert_right(task, name, poly, disposition),
+        )
+    }
+
+    pub fn extract_right(&self, task: PortName, name: PortName, disposition: MsgTypeName) -> Call<Extracted> {
+        self.call(
+            format!("extract_right({task:?}, {name:?}, {disposition:?})"),
+            self.space
+                .extract_right(task, name, disposition)
+                .map(|(name, ty)| Extracted { name, ty }),
+        )
+    }
+
+    pub fn task_for_fd(&self, fd: BorrowedFd<'_>) -> Call<PortName> {
+        self.call(
+            format!("task_for_fd({})", fd.as_raw_fd()),
+            self.space.task_for_fd(fd),
+        )
+    }
+
+    pub fn task_for_raw_fd(&self, fd: RawFd) -> Call<PortName> {
+        self.call(format!("task_for_fd({fd})"), self.space.task_for_raw_fd(fd))
     }
 
     // Shorthands through the task-self name.
+
+    /// This space's name for `other`'s task port, from `task_for_fd`.
+    pub fn task_for(&self, other: &TestSpace) -> Result<PortName, String> {
+        let task = self.task_for_fd(other.space.as_fd()).succeeds()?;
+        ensure(task.is_valid(), || {
+            format!("{}: task_for_fd({}) gave {task:?}", self.label, other.space.as_raw_fd())
+        })?;
+        Ok(task)
+    }
+
+    /// A new receive right with a send right under the same name holding
+    /// `urefs` user references (SEND|RECEIVE).
+    pub fn new_send_receive(&self, urefs: u32) -> Result<PortName, String> {
+        let port = self.new_receive()?;
+        self.insert_right(TASK, port, port, MAKE_SEND).succeeds()?;
+        if urefs > 1 {
+            self.mod_refs(TASK, port, SEND, (urefs - 1) as i32).succeeds()?;
+        }
+        Ok(port)
+    }
+
+    /// A new send-once right to `port` (a receive right of this space),
+    /// under a name the kernel chooses.
+    pub fn new_send_once(&self, port: PortName) -> Result<PortName, String> {
+        Ok(self.extract_right(TASK, port, MAKE_SEND_ONCE).succeeds()?.name)
+    }
 
     /// A new receive right.
     pub fn new_receive(&self) -> Result<PortName, String> {
@@ -388,6 +602,49 @@ impl TestSpace {
         self.get_refs(TASK, name, right).returns(refs)
     }
 
+    /// `name` denotes exactly `ty` and holds exactly the rights of `ty`:
+    /// `urefs` user references for a send right or dead name, 1 for a
+    /// receive right, send-once right or port set, 0 for every other right.
+    pub fn expect_entry(&self, name: PortName, ty: PortType, urefs: u32) -> TestResult {
+        self.expect_type(name, ty)?;
+        for right in ALL_RIGHTS {
+            let want = if !ty.contains(type_of(right)) {
+                0
+            } else if right == SEND || right == DEAD_NAME {
+                urefs
+            } else {
+                1
+            };
+            self.expect_refs(name, right, want)?;
+        }
+        Ok(())
+    }
+
+    /// `name` is a send right alone, with `urefs` user references.
+    pub fn expect_send(&self, name: PortName, urefs: u32) -> TestResult {
+        self.expect_entry(name, PortType::SEND, urefs)
+    }
+
+    /// `name` holds a receive right and a send right with `urefs`.
+    pub fn expect_send_receive(&self, name: PortName, urefs: u32) -> TestResult {
+        self.expect_entry(name, PortType::SEND_RECEIVE, urefs)
+    }
+
+    /// `name` is a receive right alone.
+    pub fn expect_receive(&self, name: PortName) -> TestResult {
+        self.expect_entry(name, PortType::RECEIVE, 0)
+    }
+
+    /// `name` is a send-once right.
+    pub fn expect_send_once(&self, name: PortName) -> TestResult {
+        self.expect_entry(name, PortType::SEND_ONCE, 0)
+    }
+
+    /// `name` is a dead name with `urefs` user references.
+    pub fn expect_dead(&self, name: PortName, urefs: u32) -> TestResult {
+        self.expect_entry(name, PortType::DEAD_NAME, urefs)
+    }
+
     /// `name` is not in use.
     pub fn expect_unused(&self, name: PortName) -> TestResult {
         self.port_type(TASK, name).gives(KERN_INVALID_NAME)
@@ -402,6 +659,22 @@ impl TestSpace {
     pub fn expect_only_task_self(&self) -> TestResult {
         self.expect_names(&[(TASK, PortType::SEND)])?;
         self.expect_refs(TASK, SEND, 1)
+    }
+
+    /// The space holds its task-self send right (one reference) and
+    /// exactly `others` besides.
+    pub fn expect_only_task_self_and(&self, others: &[(PortName, PortType)]) -> TestResult {
+        self.expect_only_task_self_and_refs(1, others)
+    }
+
+    /// The space holds its task-self send right with `refs` user
+    /// references and exactly `others` besides.
+    pub fn expect_only_task_self_and_refs(&self, refs: u32, others: &[(PortName, PortType)]) -> TestResult {
+        let mut want = vec![(TASK, PortType::SEND)];
+        want.extend_from_slice(others);
+        want.sort_by_key(|&(name, _)| name);
+        self.expect_names(&want)?;
+        self.expect_refs(TASK, SEND, refs)
     }
 
     /// A name that is not in use, searching upwards from `from`.
@@ -459,7 +732,54 @@ impl TestSpace {
     pub fn expect_state(&self, before: &State, after: &str) -> TestResult {
         let now = self.state()?;
         ensure(now == *before, || {
-            format!("after {after}: expected the space unchanged, but {}", now.diff(before))
+            format!("after {after}: expected {} unchanged, but {}", self.which(), now.diff(before))
+        })
+    }
+
+    /// The space is exactly `want`; `after` names what was done.
+    pub fn expect_state_is(&self, want: &State, after: &str) -> TestResult {
+        let now = self.state()?;
+        ensure(now == *want, || {
+            format!(
+                "after {after}: {} is not as expected ({})",
+                self.which(),
+                now.diff_from_expected(want)
+            )
         })
     }
 }
+
+/// Two spaces, A (the caller) and B, and A's name for B's task port.
+pub struct Pair {
+    pub a: TestSpace,
+    pub b: TestSpace,
+    /// A's send right to B's task port, from `task_for_fd`.
+    pub tb: PortName,
+}
+
+impl Pair {
+    pub fn new() -> Result<Pair, String> {
+        let a = TestSpace::open_as("A")?;
+        let b = TestSpace::open_as("B")?;
+        let tb = a.task_for(&b)?;
+        Ok(Pair { a, b, tb })
+    }
+
+    /// Both spaces' states.
+    pub fn states(&self) -> Result<(State, State), String> {
+        Ok((self.a.state()?, self.b.state()?))
+    }
+
+    /// Both spaces are as they were in `before`.
+    pub fn expect_states(&self, before: &(State, State), after: &str) -> TestResult {
+        self.a.expect_state(&before.0, after)?;
+        self.b.expect_state(&before.1, after)
+    }
+}
+
+/// Names for a test to put rights under in a space of its own choosing;
+/// no kernel-chosen name in a fresh space looks like these.
+pub const N1: PortName = PortName(0x4d49_0103);
+pub const N2: PortName = PortName(0x4d49_0203);
+pub const N3: PortName = PortName(0x4d49_0303);
+pub const N4: PortName = PortName(0x4d49_0403);

@@ -5,12 +5,15 @@
 //! name contains it run. The exit status is 0 when every test passed.
 
 mod check;
+mod proc;
 mod raw;
 mod tap;
 
 mod t_allocate;
 mod t_basics;
 mod t_dealloc;
+mod t_dispositions;
+mod t_insert;
 mod t_inspect;
 mod t_limits;
 mod t_mod_refs;
@@ -31,6 +34,8 @@ const SUITES: &[&[Test]] = &[
     t_inspect::TESTS,
     t_mod_refs::TESTS,
     t_dealloc::TESTS,
+    t_insert::TESTS,
+    t_dispositions::TESTS,
     t_spaces::TESTS,
     t_transport::TESTS,
     t_limits::TESTS,
