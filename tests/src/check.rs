@@ -55,8 +55,6 @@ pub const MAKE_SEND: MsgTypeName = MsgTypeName::MAKE_SEND;
 pub const MAKE_SEND_ONCE: MsgTypeName = MsgTypeName::MAKE_SEND_ONCE;
 /// Every disposition a caller can name.
 pub const DISPOSITIONS: [MsgTypeName; 6] = MsgTypeName::DISPOSITIONS;
-/// The dispositions that give a send right.
-pub const SEND_DISPOSITIONS: [MsgTypeName; 3] = [MOVE_SEND, COPY_SEND, MAKE_SEND];
 /// Values that are no disposition: PORT_NONE, PORT_NAME (15),
 /// COPY_RECEIVE (22), 24, and values that only look like one in their low bits.
 pub const BAD_DISPOSITIONS: [MsgTypeName; 8] = [
@@ -387,11 +385,6 @@ impl State {
         }
         State(map)
     }
-
-    /// The names in the space.
-    pub fn names(&self) -> Vec<PortName> {
-        self.0.keys().copied().collect()
-    }
 }
 
 /// A space under test. Its methods mirror [`mach::Space`] but return a
@@ -409,6 +402,12 @@ fn delta_str(delta: i32) -> String {
 impl AsFd for TestSpace {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.space.as_fd()
+    }
+}
+
+impl AsRawFd for TestSpace {
+    fn as_raw_fd(&self) -> RawFd {
+        self.space.as_raw_fd()
     }
 }
 
@@ -436,11 +435,6 @@ impl TestSpace {
 
     pub fn space(&self) -> &Space {
         &self.space
-    }
-
-    /// The label given at open, or "" for none.
-    pub fn label(&self) -> &'static str {
-        self.label
     }
 
     fn call<T: Debug>(&self, what: String, result: mach::Result<T>) -> Call<T> {

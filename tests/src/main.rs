@@ -11,14 +11,21 @@ mod tap;
 
 mod t_allocate;
 mod t_basics;
+mod t_dead;
 mod t_dealloc;
 mod t_dispositions;
+mod t_extract;
 mod t_insert;
 mod t_inspect;
 mod t_limits;
 mod t_mod_refs;
+mod t_procs;
+mod t_send_refs;
 mod t_spaces;
 mod t_task;
+mod t_task_for_fd;
+mod t_stats;
+mod t_teardown;
 mod t_transport;
 
 use std::path::Path;
@@ -36,6 +43,13 @@ const SUITES: &[&[Test]] = &[
     t_dealloc::TESTS,
     t_insert::TESTS,
     t_dispositions::TESTS,
+    t_extract::TESTS,
+    t_send_refs::TESTS,
+    t_dead::TESTS,
+    t_task_for_fd::TESTS,
+    t_procs::TESTS,
+    t_teardown::TESTS,
+    t_stats::TESTS,
     t_spaces::TESTS,
     t_transport::TESTS,
     t_limits::TESTS,

@@ -40,7 +40,7 @@ const fn cmd(name: &'static str, cmd: u32, kr_offset: Option<usize>) -> Cmd {
 }
 
 /// Every command of the ABI.
-pub const COMMANDS: [Cmd; 10] = [
+pub const COMMANDS: [Cmd; 13] = [
     cmd("MACH_IOC_API_VERSION", sys::MACH_IOC_API_VERSION, None),
     cmd("MACH_IOC_REPLY_PORT", sys::MACH_IOC_REPLY_PORT, None),
     cmd("MACH_IOC_PORT_ALLOCATE", sys::MACH_IOC_PORT_ALLOCATE, Some(12)),
@@ -55,6 +55,17 @@ pub const COMMANDS: [Cmd; 10] = [
     cmd("MACH_IOC_PORT_MOD_REFS", sys::MACH_IOC_PORT_MOD_REFS, Some(16)),
     cmd("MACH_IOC_PORT_DEALLOCATE", sys::MACH_IOC_PORT_DEALLOCATE, Some(8)),
     cmd("MACH_IOC_PORT_DESTROY", sys::MACH_IOC_PORT_DESTROY, Some(8)),
+    cmd(
+        "MACH_IOC_PORT_INSERT_RIGHT",
+        sys::MACH_IOC_PORT_INSERT_RIGHT,
+        Some(16),
+    ),
+    cmd(
+        "MACH_IOC_PORT_EXTRACT_RIGHT",
+        sys::MACH_IOC_PORT_EXTRACT_RIGHT,
+        Some(20),
+    ),
+    cmd("MACH_IOC_TASK_FOR_FD", sys::MACH_IOC_TASK_FOR_FD, Some(8)),
 ];
 
 /// Issues `cmd` on `fd` with the argument address `arg`; gives the errno

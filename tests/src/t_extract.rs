@@ -60,12 +60,10 @@ impl F {
         let receive = b.new_receive()?;
         let send_receive = b.new_send_receive(2)?;
         let c_port = c.new_receive()?;
-        let tc = b.task_for(&c)?;
-        c.insert_right(TASK, c_port, c_port, MAKE_SEND).succeeds()?;
         // B's send right to C's port, through B's name for C.
-        let send = b.extract_right(tc, c_port, COPY_SEND).succeeds()?.name;
-        b.extract_right(tc, c_port, COPY_SEND).returns(extracted(send, PORT_SEND))?;
-        c.mod_refs(TASK, c_port, SEND, -1).succeeds()?;
+        let tc = b.task_for(&c)?;
+        let send = b.extract_right(tc, c_port, MAKE_SEND).succeeds()?.name;
+        b.extract_right(tc, c_port, MAKE_SEND).returns(extracted(send, PORT_SEND))?;
         let send_once = b.new_send_once(receive)?;
         let port_set = b.new_port_set()?;
         let dead_name = b.new_dead_name(2)?;
@@ -459,8 +457,7 @@ fn extract_right_of_a_dead_name_gives_dead(_: &mut Ctx) -> TestResult {
 fn extract_right_of_a_right_whose_port_died_gives_dead(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
     let so = f.b.extract_right(TASK, f.send_receive, MAKE_SEND_ONCE).succeeds()?.name;
-    let b_so = f.b.insert_right(TASK, N1, f.receive, MAKE_SEND_ONCE).succeeds();
-    b_so?;
+    f.b.insert_right(TASK, N1, f.receive, MAKE_SEND_ONCE).succeeds()?;
     // C's port dies: B's send right to it is dead; B's own ports die: the
     // send-once rights to them are dead.
     f.c.destroy(TASK, f.c_port).succeeds()?;

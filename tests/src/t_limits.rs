@@ -11,6 +11,7 @@ use crate::tap::Test;
 pub const TESTS: &[Test] = crate::tests![
     allocate_beyond_mach_space_max_names_gives_no_space @ 600,
     freeing_a_name_in_a_full_space_allows_one_more_allocation @ 600,
+    insert_right_and_extract_right_into_a_full_space_give_no_space @ 600,
 ];
 
 const MAX: u32 = sys::MACH_SPACE_MAX_NAMES;
@@ -19,13 +20,15 @@ const MAX: u32 = sys::MACH_SPACE_MAX_NAMES;
 /// exactly MAX names. Gives the names allocated.
 fn fill(ctx: &mut Ctx, s: &TestSpace) -> Result<Vec<PortName>, String> {
     let start = Instant::now();
+    // The task-self name and whatever the test put there first.
+    let existing = s.count()?;
     let mut names = Vec::with_capacity(MAX as usize);
     loop {
         match s.space().allocate(TASK, DEAD_NAME) {
             Ok(name) => {
                 names.push(name);
-                // One more than the limit allows (the task-self name counts).
-                if names.len() as u32 >= MAX {
+                // One more than the limit allows.
+                if names.len() as u32 + existing > MAX {
                     return Err(format!(
                         "allocate(0x103, DEAD_NAME): expected KERN_NO_SPACE once the space holds {MAX} names, \
                          got KERN_SUCCESS for name number {}",
@@ -48,9 +51,9 @@ fn fill(ctx: &mut Ctx, s: &TestSpace) -> Result<Vec<PortName>, String> {
         start.elapsed().as_secs_f64()
     ));
     expect_eq(
-        "names allocated before KERN_NO_SPACE, plus the task-self name",
+        "names allocated before KERN_NO_SPACE, plus those already there",
         MAX,
-        names.len() as u32 + 1,
+        names.len() as u32 + existing,
     )?;
     expect_eq("the name count of a full space", MAX, s.count()?)?;
     Ok(names)
@@ -109,4 +112,54 @@ fn freeing_a_name_in_a_full_space_allows_one_more_allocation(ctx: &mut Ctx) -> T
     // Closing the full space frees it all.
     drop(s);
     TestSpace::open()?.expect_only_task_self()
+}
+
+fn insert_right_and_extract_right_into_a_full_space_give_no_space(ctx: &mut Ctx) -> TestResult {
+    let a = TestSpace::open_as("A (full)")?;
+    let b = TestSpace::open_as("B")?;
+    let c = TestSpace::open_as("C")?;
+    let tb = a.task_for(&b)?;
+    let ta = b.task_for(&a)?;
+    let tc = b.task_for(&c)?;
+    // A port of B's that A holds a send right to: rights to it merge.
+    let merged = b.new_receive()?;
+    let held = a.extract_right(tb, merged, MAKE_SEND).succeeds()?.name;
+    let names = fill(ctx, &a)?;
+    let a_count = a.count()?;
+
+    // New names in A: refused. B's ports, with send rights in C.
+    let p = b.new_receive()?;
+    b.insert_right(tc, N1, p, MAKE_SEND).succeeds()?;
+    let q = b.new_receive()?;
+    b.insert_right(tc, N2, q, MAKE_SEND).succeeds()?;
+    let b_before = b.state()?;
+    for disposition in [MAKE_SEND, MAKE_SEND_ONCE] {
+        b.insert_right(ta, N3, p, disposition).gives(KERN_NO_SPACE)?;
+        a.extract_right(tb, p, disposition).gives(KERN_NO_SPACE)?;
+    }
+    b.expect_state(&b_before, "insert_right and extract_right into a full space")?;
+    // A name in use is refused as such.
+    b.insert_right(ta, names[0], p, MAKE_SEND).gives(KERN_NAME_EXISTS)?;
+    // A receive right that finds no room is destroyed with its port.
+    b.insert_right(ta, N3, p, MOVE_RECEIVE).gives(KERN_NO_SPACE)?;
+    b.expect_unused(p)?;
+    c.expect_dead(N1, 1)?;
+    a.extract_right(tb, q, MOVE_RECEIVE).gives(KERN_NO_SPACE)?;
+    b.expect_unused(q)?;
+    c.expect_dead(N2, 1)?;
+    expect_eq("the name count of A after the refused calls", a_count, a.count()?)?;
+
+    // Rights that merge into names A has need no room.
+    b.insert_right(ta, held, merged, MAKE_SEND).succeeds()?;
+    a.expect_send(held, 2)?;
+    a.extract_right(tb, merged, MAKE_SEND).returns(extracted(held, PORT_SEND))?;
+    a.expect_send(held, 3)?;
+    a.extract_right(tb, TASK, COPY_SEND).returns(extracted(tb, PORT_SEND))?;
+    a.expect_send(tb, 2)?;
+    a.task_for_fd(std::os::fd::AsFd::as_fd(&a)).returns(TASK)?;
+    a.expect_send(TASK, 2)?;
+    // A dead right needs no name either.
+    let dead = b.new_dead_name(1)?;
+    a.extract_right(tb, dead, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    expect_eq("the name count of A", MAX, a.count()?)
 }

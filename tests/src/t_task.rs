@@ -1,5 +1,6 @@
 //! The task argument: anything but a send right to a live task port gives
 //! KERN_INVALID_TASK, checked before everything else, and changes nothing.
+//! (Task names from task_for_fd are in t_task_for_fd.rs.)
 
 use mach::{PortName, PortRight};
 
@@ -79,6 +80,39 @@ pub fn every_call_gives_invalid_task(s: &TestSpace, task: PortName, v: &Victims)
     }
     for name in [v.receive, v.port_set, v.dead_name, TASK, NULL, DEAD, v.unused] {
         s.destroy(task, name).gives(KERN_INVALID_TASK)?;
+    }
+    for (name, poly, disposition) in [
+        (v.unused, v.receive, MOVE_RECEIVE),
+        (v.unused, v.receive, MAKE_SEND),
+        (v.receive, v.receive, MAKE_SEND),
+        (v.unused, v.receive, MAKE_SEND_ONCE),
+        (v.unused, TASK, MOVE_SEND),
+        (v.unused, TASK, COPY_SEND),
+        (v.unused, v.dead_name, MOVE_SEND),
+        (v.unused, v.dead_name, MOVE_SEND_ONCE),
+        (NULL, v.receive, MOVE_RECEIVE),
+        (v.unused, NULL, COPY_SEND),
+        (v.unused, v.unused, COPY_SEND),
+        (v.unused, v.port_set, MAKE_SEND),
+        (v.unused, v.receive, MsgTypeName(0)),
+    ] {
+        s.insert_right(task, name, poly, disposition).gives(KERN_INVALID_TASK)?;
+    }
+    for (name, disposition) in [
+        (v.receive, MOVE_RECEIVE),
+        (v.receive, MAKE_SEND),
+        (v.receive, MAKE_SEND_ONCE),
+        (TASK, MOVE_SEND),
+        (TASK, COPY_SEND),
+        (v.dead_name, MOVE_SEND),
+        (v.dead_name, MOVE_SEND_ONCE),
+        (NULL, MAKE_SEND),
+        (DEAD, COPY_SEND),
+        (v.unused, COPY_SEND),
+        (v.port_set, MOVE_RECEIVE),
+        (v.receive, MsgTypeName(0)),
+    ] {
+        s.extract_right(task, name, disposition).gives(KERN_INVALID_TASK)?;
     }
     Ok(())
 }

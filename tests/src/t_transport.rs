@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd};
 
 use mach::{sys, Error, PortName, PortType};
 
@@ -24,6 +24,8 @@ pub const TESTS: &[Test] = crate::tests![
     mod_refs_with_nonzero_reserved_field_gives_einval_and_changes_nothing,
     deallocate_with_nonzero_reserved_field_gives_einval_and_changes_nothing,
     destroy_with_nonzero_reserved_field_gives_einval_and_changes_nothing,
+    insert_right_with_nonzero_reserved_field_gives_einval_and_changes_nothing,
+    task_for_fd_with_nonzero_reserved_field_gives_einval_and_changes_nothing,
     names_with_capacity_and_null_names_array_gives_einval,
     names_with_capacity_and_null_types_array_gives_einval,
     names_with_zero_capacity_reports_the_count,
@@ -73,6 +75,9 @@ impl Fixture {
             sys::MACH_IOC_PORT_MOD_REFS => vec![task, self.dead_name.0, DEAD_NAME.0, 1, 0, 0],
             sys::MACH_IOC_PORT_DEALLOCATE => vec![task, self.dead_name.0, 0, 0],
             sys::MACH_IOC_PORT_DESTROY => vec![task, self.receive.0, 0, 0],
+            sys::MACH_IOC_PORT_INSERT_RIGHT => vec![task, self.receive.0, self.receive.0, MAKE_SEND.0, 0, 0],
+            sys::MACH_IOC_PORT_EXTRACT_RIGHT => vec![task, self.receive.0, MAKE_SEND_ONCE.0, 0, 0, 0],
+            sys::MACH_IOC_TASK_FOR_FD => vec![self.s.as_raw_fd() as u32, 0, 0, 0],
             // MACH_IOC_API_VERSION, MACH_IOC_REPLY_PORT: all zero.
             _ => vec![0; c.size as usize / 4],
         }
@@ -348,6 +353,51 @@ fn destroy_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut 
         }
     }
     f.s.expect_state(&before, "MACH_IOC_PORT_DESTROY with a reserved field set")
+}
+
+fn insert_right_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+    let f = Fixture::new()?;
+    let before = f.s.state()?;
+    for reserved in RESERVED_VALUES {
+        for (name, poly, disposition) in [
+            (f.receive, f.receive, MAKE_SEND),
+            (f.fresh, f.receive, MOVE_RECEIVE),
+            (f.fresh, f.dead_name, MOVE_SEND),
+        ] {
+            let mut a = sys::PortInsertRightArgs {
+                task: TASK.0,
+                name: name.0,
+                poly: poly.0,
+                poly_poly: disposition.0,
+                kr: 0,
+                reserved,
+            };
+            let what = format!(
+                "MACH_IOC_PORT_INSERT_RIGHT {name:?} {poly:?} {disposition:?}, reserved {reserved:#x}"
+            );
+            struct_call(&f.s, &what, sys::MACH_IOC_PORT_INSERT_RIGHT, &mut a).errno(libc::EINVAL)?;
+        }
+    }
+    f.s.expect_state(&before, "MACH_IOC_PORT_INSERT_RIGHT with a reserved field set")
+}
+
+fn task_for_fd_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+    let f = Fixture::new()?;
+    let other = TestSpace::open()?;
+    let before = f.s.state()?;
+    for reserved in RESERVED_VALUES {
+        for fd in [f.s.as_raw_fd(), other.as_raw_fd()] {
+            let mut a = sys::TaskForFdArgs {
+                fd,
+                task: 0,
+                kr: 0,
+                reserved,
+            };
+            let what = format!("MACH_IOC_TASK_FOR_FD {fd}, reserved {reserved:#x}");
+            struct_call(&f.s, &what, sys::MACH_IOC_TASK_FOR_FD, &mut a).errno(libc::EINVAL)?;
+        }
+    }
+    f.s.expect_state(&before, "MACH_IOC_TASK_FOR_FD with a reserved field set")
 }
 
 /// A names argument for `capacity` entries at the given addresses.
