@@ -172,7 +172,11 @@ impl<T: Debug> Call<T> {
             Ok(v) => Ok(v),
             Err(e) => {
                 let want = if self.raw { "success" } else { "KERN_SUCCESS" };
-                Err(format!("{}: expected {want}, got {}", self.what, describe_err(&e)))
+                Err(format!(
+                    "{}: expected {want}, got {}",
+                    self.what,
+                    describe_err(&e)
+                ))
             }
         }
     }
@@ -184,7 +188,11 @@ impl<T: Debug> Call<T> {
         }
         match &self.result {
             Err(Error::Kern(kr)) if *kr == want => Ok(()),
-            _ => Err(format!("{}: expected {want}, got {}", self.what, self.got())),
+            _ => Err(format!(
+                "{}: expected {want}, got {}",
+                self.what,
+                self.got()
+            )),
         }
     }
 
@@ -337,7 +345,10 @@ impl State {
         let mut out = Vec::new();
         for (name, w) in &want.0 {
             match self.0.get(name) {
-                None => out.push(format!("{name:?}: expected {:?} refs {:?}, got no such name", w.0, w.1)),
+                None => out.push(format!(
+                    "{name:?}: expected {:?} refs {:?}, got no such name",
+                    w.0, w.1
+                )),
                 Some(got) if got != w => out.push(format!(
                     "{name:?}: expected {:?} refs {:?}, got {:?} refs {:?}",
                     w.0, w.1, got.0, got.1
@@ -347,7 +358,10 @@ impl State {
         }
         for (name, got) in &self.0 {
             if !want.0.contains_key(name) {
-                out.push(format!("{name:?}: expected no such name, got {:?} refs {:?}", got.0, got.1));
+                out.push(format!(
+                    "{name:?}: expected no such name, got {:?} refs {:?}",
+                    got.0, got.1
+                ));
             }
         }
         out.truncate(20);
@@ -361,7 +375,9 @@ impl State {
         let mut map = self.0.clone();
         for name in names {
             let Some((ty, refs)) = map.get(name).copied() else {
-                return Err(format!("test bug: {name:?} is not in the space to turn dead"));
+                return Err(format!(
+                    "test bug: {name:?} is not in the space to turn dead"
+                ));
             };
             let urefs = if ty.contains(PortType::SEND) {
                 refs[SEND.0 as usize]
@@ -455,11 +471,17 @@ impl TestSpace {
     }
 
     pub fn api_version(&self) -> Call<u32> {
-        self.call("api_version()".into(), self.space.api_version().map_err(Error::Os))
+        self.call(
+            "api_version()".into(),
+            self.space.api_version().map_err(Error::Os),
+        )
     }
 
     pub fn reply_port(&self) -> Call<PortName> {
-        self.call("mach_reply_port()".into(), self.space.reply_port().map_err(Error::Os))
+        self.call(
+            "mach_reply_port()".into(),
+            self.space.reply_port().map_err(Error::Os),
+        )
     }
 
     pub fn allocate(&self, task: PortName, right: PortRight) -> Call<PortName> {
@@ -494,9 +516,19 @@ impl TestSpace {
         )
     }
 
-    pub fn mod_refs(&self, task: PortName, name: PortName, right: PortRight, delta: i32) -> Call<()> {
+    pub fn mod_refs(
+        &self,
+        task: PortName,
+        name: PortName,
+        right: PortRight,
+        delta: i32,
+    ) -> Call<()> {
         self.call(
-            format!("mod_refs({task:?}, {name:?}, {}, {})", R(right), delta_str(delta)),
+            format!(
+                "mod_refs({task:?}, {name:?}, {}, {})",
+                R(right),
+                delta_str(delta)
+            ),
             self.space.mod_refs(task, name, right, delta),
         )
     }
@@ -509,17 +541,31 @@ impl TestSpace {
     }
 
     pub fn destroy(&self, task: PortName, name: PortName) -> Call<()> {
-        self.call(format!("destroy({task:?}, {name:?})"), self.space.destroy(task, name))
+        self.call(
+            format!("destroy({task:?}, {name:?})"),
+            self.space.destroy(task, name),
+        )
     }
 
-    pub fn insert_right(&self, task: PortName, name: PortName, poly: PortName, disposition: MsgTypeName) -> Call<()> {
+    pub fn insert_right(
+        &self,
+        task: PortName,
+        name: PortName,
+        poly: PortName,
+        disposition: MsgTypeName,
+    ) -> Call<()> {
         self.call(
             format!("insert_right({task:?}, {name:?}, {poly:?}, {disposition:?})"),
             self.space.insert_right(task, name, poly, disposition),
         )
     }
 
-    pub fn extract_right(&self, task: PortName, name: PortName, disposition: MsgTypeName) -> Call<Extracted> {
+    pub fn extract_right(
+        &self,
+        task: PortName,
+        name: PortName,
+        disposition: MsgTypeName,
+    ) -> Call<Extracted> {
         self.call(
             format!("extract_right({task:?}, {name:?}, {disposition:?})"),
             self.space
@@ -545,7 +591,11 @@ impl TestSpace {
     pub fn task_for(&self, other: &TestSpace) -> Result<PortName, String> {
         let task = self.task_for_fd(other.space.as_fd()).succeeds()?;
         ensure(task.is_valid(), || {
-            format!("{}: task_for_fd({}) gave {task:?}", self.label, other.space.as_raw_fd())
+            format!(
+                "{}: task_for_fd({}) gave {task:?}",
+                self.label,
+                other.space.as_raw_fd()
+            )
         })?;
         Ok(task)
     }
@@ -556,7 +606,8 @@ impl TestSpace {
         let port = self.new_receive()?;
         self.insert_right(TASK, port, port, MAKE_SEND).succeeds()?;
         if urefs > 1 {
-            self.mod_refs(TASK, port, SEND, (urefs - 1) as i32).succeeds()?;
+            self.mod_refs(TASK, port, SEND, (urefs - 1) as i32)
+                .succeeds()?;
         }
         Ok(port)
     }
@@ -564,7 +615,10 @@ impl TestSpace {
     /// A new send-once right to `port` (a receive right of this space),
     /// under a name the kernel chooses.
     pub fn new_send_once(&self, port: PortName) -> Result<PortName, String> {
-        Ok(self.extract_right(TASK, port, MAKE_SEND_ONCE).succeeds()?.name)
+        Ok(self
+            .extract_right(TASK, port, MAKE_SEND_ONCE)
+            .succeeds()?
+            .name)
     }
 
     /// A new receive right.
@@ -581,7 +635,8 @@ impl TestSpace {
     pub fn new_dead_name(&self, refs: u32) -> Result<PortName, String> {
         let name = self.allocate(TASK, DEAD_NAME).succeeds()?;
         if refs > 1 {
-            self.mod_refs(TASK, name, DEAD_NAME, (refs - 1) as i32).succeeds()?;
+            self.mod_refs(TASK, name, DEAD_NAME, (refs - 1) as i32)
+                .succeeds()?;
         }
         Ok(name)
     }
@@ -663,7 +718,11 @@ impl TestSpace {
 
     /// The space holds its task-self send right with `refs` user
     /// references and exactly `others` besides.
-    pub fn expect_only_task_self_and_refs(&self, refs: u32, others: &[(PortName, PortType)]) -> TestResult {
+    pub fn expect_only_task_self_and_refs(
+        &self,
+        refs: u32,
+        others: &[(PortName, PortType)],
+    ) -> TestResult {
         let mut want = vec![(TASK, PortType::SEND)];
         want.extend_from_slice(others);
         want.sort_by_key(|&(name, _)| name);
@@ -726,7 +785,11 @@ impl TestSpace {
     pub fn expect_state(&self, before: &State, after: &str) -> TestResult {
         let now = self.state()?;
         ensure(now == *before, || {
-            format!("after {after}: expected {} unchanged, but {}", self.which(), now.diff(before))
+            format!(
+                "after {after}: expected {} unchanged, but {}",
+                self.which(),
+                now.diff(before)
+            )
         })
     }
 

@@ -22,9 +22,9 @@ mod t_mod_refs;
 mod t_procs;
 mod t_send_refs;
 mod t_spaces;
+mod t_stats;
 mod t_task;
 mod t_task_for_fd;
-mod t_stats;
 mod t_teardown;
 mod t_transport;
 
@@ -94,7 +94,10 @@ fn main() -> ExitCode {
     } else if let Err(e) = mach::Space::open() {
         Some(format!("cannot open {}: {e}", mach::DEVICE_PATH))
     } else if selected.is_empty() {
-        Some(format!("no test name contains {:?}", filter.unwrap_or_default()))
+        Some(format!(
+            "no test name contains {:?}",
+            filter.unwrap_or_default()
+        ))
     } else {
         None
     };

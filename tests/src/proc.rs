@@ -111,7 +111,9 @@ impl Peer {
         msg_hdr.msg_controllen = size_of::<[u64; 16]>();
         let n = loop {
             // SAFETY: msg_hdr points to our buffers, valid for the call.
-            let n = unsafe { libc::recvmsg(self.sock.as_raw_fd(), &mut msg_hdr, libc::MSG_CMSG_CLOEXEC) };
+            let n = unsafe {
+                libc::recvmsg(self.sock.as_raw_fd(), &mut msg_hdr, libc::MSG_CMSG_CLOEXEC)
+            };
             if n >= 0 {
                 break n as usize;
             }
@@ -127,7 +129,8 @@ impl Peer {
             while !cmsg.is_null() {
                 if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
                     let data = libc::CMSG_DATA(cmsg);
-                    let count = ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
+                    let count =
+                        ((*cmsg).cmsg_len - libc::CMSG_LEN(0) as usize) / size_of::<RawFd>();
                     for i in 0..count {
                         let fd = ptr::read_unaligned(data.cast::<RawFd>().add(i));
                         // The descriptor is new in this process and ours.
@@ -153,7 +156,10 @@ impl Peer {
         if got == want {
             Ok(())
         } else {
-            Err(format!("expected {want:?} from the {}, got {got:?}", self.other))
+            Err(format!(
+                "expected {want:?} from the {}, got {got:?}",
+                self.other
+            ))
         }
     }
 
@@ -164,7 +170,12 @@ impl Peer {
             .and_then(|rest| rest.strip_prefix(" 0x"))
             .and_then(|hex| u32::from_str_radix(hex, 16).ok())
             .map(PortName)
-            .ok_or_else(|| format!("expected \"{tag} 0x...\" from the {}, got {got:?}", self.other))
+            .ok_or_else(|| {
+                format!(
+                    "expected \"{tag} 0x...\" from the {}, got {got:?}",
+                    self.other
+                )
+            })
     }
 
     /// The oldest descriptor received and not yet taken.
@@ -204,7 +215,8 @@ pub fn spawn(close: &[RawFd], body: impl FnOnce(&mut Peer) -> TestResult) -> Res
         return Err(format!("socketpair: {}", io::Error::last_os_error()));
     }
     // SAFETY: Both descriptors are new and owned by nothing else.
-    let (parent_end, child_end) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (parent_end, child_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     let parent_pid = std::process::id() as libc::pid_t;
     // SAFETY: The test process is single-threaded, so the child is a full
     // copy of a consistent process; it leaves by `_exit` below.
@@ -286,9 +298,15 @@ impl Child {
             }
         }
         if libc::WIFSIGNALED(status) {
-            Err(format!("the child was killed by signal {}", libc::WTERMSIG(status)))
+            Err(format!(
+                "the child was killed by signal {}",
+                libc::WTERMSIG(status)
+            ))
         } else {
-            Err(format!("the child exited with status {}", libc::WEXITSTATUS(status)))
+            Err(format!(
+                "the child exited with status {}",
+                libc::WEXITSTATUS(status)
+            ))
         }
     }
 
@@ -298,13 +316,19 @@ impl Child {
         // SAFETY: kill has no memory-safety preconditions; the pid is our
         // unreaped child, so it names no other process.
         if unsafe { libc::kill(self.pid, libc::SIGKILL) } != 0 {
-            return Err(format!("kill({}, SIGKILL): {}", self.pid, io::Error::last_os_error()));
+            return Err(format!(
+                "kill({}, SIGKILL): {}",
+                self.pid,
+                io::Error::last_os_error()
+            ));
         }
         let status = self.reap()?;
         if libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL {
             Ok(())
         } else {
-            Err(format!("the child was not killed by SIGKILL (wait status {status:#x})"))
+            Err(format!(
+                "the child was not killed by SIGKILL (wait status {status:#x})"
+            ))
         }
     }
 }

@@ -43,7 +43,11 @@ const fn cmd(name: &'static str, cmd: u32, kr_offset: Option<usize>) -> Cmd {
 pub const COMMANDS: [Cmd; 13] = [
     cmd("MACH_IOC_API_VERSION", sys::MACH_IOC_API_VERSION, None),
     cmd("MACH_IOC_REPLY_PORT", sys::MACH_IOC_REPLY_PORT, None),
-    cmd("MACH_IOC_PORT_ALLOCATE", sys::MACH_IOC_PORT_ALLOCATE, Some(12)),
+    cmd(
+        "MACH_IOC_PORT_ALLOCATE",
+        sys::MACH_IOC_PORT_ALLOCATE,
+        Some(12),
+    ),
     cmd(
         "MACH_IOC_PORT_ALLOCATE_NAME",
         sys::MACH_IOC_PORT_ALLOCATE_NAME,
@@ -51,9 +55,21 @@ pub const COMMANDS: [Cmd; 13] = [
     ),
     cmd("MACH_IOC_PORT_TYPE", sys::MACH_IOC_PORT_TYPE, Some(12)),
     cmd("MACH_IOC_PORT_NAMES", sys::MACH_IOC_PORT_NAMES, Some(28)),
-    cmd("MACH_IOC_PORT_GET_REFS", sys::MACH_IOC_PORT_GET_REFS, Some(16)),
-    cmd("MACH_IOC_PORT_MOD_REFS", sys::MACH_IOC_PORT_MOD_REFS, Some(16)),
-    cmd("MACH_IOC_PORT_DEALLOCATE", sys::MACH_IOC_PORT_DEALLOCATE, Some(8)),
+    cmd(
+        "MACH_IOC_PORT_GET_REFS",
+        sys::MACH_IOC_PORT_GET_REFS,
+        Some(16),
+    ),
+    cmd(
+        "MACH_IOC_PORT_MOD_REFS",
+        sys::MACH_IOC_PORT_MOD_REFS,
+        Some(16),
+    ),
+    cmd(
+        "MACH_IOC_PORT_DEALLOCATE",
+        sys::MACH_IOC_PORT_DEALLOCATE,
+        Some(8),
+    ),
     cmd("MACH_IOC_PORT_DESTROY", sys::MACH_IOC_PORT_DESTROY, Some(8)),
     cmd(
         "MACH_IOC_PORT_INSERT_RIGHT",
@@ -128,7 +144,10 @@ impl Pages {
             )
         };
         if base == libc::MAP_FAILED {
-            return Err(format!("mmap of {count} pages: {}", io::Error::last_os_error()));
+            return Err(format!(
+                "mmap of {count} pages: {}",
+                io::Error::last_os_error()
+            ));
         }
         Ok(Pages {
             base: base.cast(),

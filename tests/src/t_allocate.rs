@@ -77,7 +77,10 @@ fn allocate_gives_valid_distinct_names_never_task_self(_: &mut Ctx) -> TestResul
             format!("allocate({}) gave the invalid name {name:?}", R(right))
         })?;
         ensure(seen.insert(name), || {
-            format!("allocate({}) gave {name:?}, a name already in use", R(right))
+            format!(
+                "allocate({}) gave {name:?}, a name already in use",
+                R(right)
+            )
         })?;
         want.push((name, type_of(right)));
     }
@@ -138,7 +141,10 @@ fn allocate_never_returns_a_name_in_use(ctx: &mut Ctx) -> TestResult {
             format!("allocate({}) gave the invalid name {name:?}", R(right))
         })?;
         ensure(taken.insert(name), || {
-            format!("allocate({}) gave {name:?}, a name already in use", R(right))
+            format!(
+                "allocate({}) gave {name:?}, a name already in use",
+                R(right)
+            )
         })?;
         s.expect_type(name, type_of(right))?;
     }
@@ -150,7 +156,8 @@ fn allocate_name_null_or_dead_gives_invalid_value(_: &mut Ctx) -> TestResult {
     let before = s.state()?;
     for right in ALLOCATABLE {
         for name in [NULL, DEAD] {
-            s.allocate_name(TASK, right, name).gives(KERN_INVALID_VALUE)?;
+            s.allocate_name(TASK, right, name)
+                .gives(KERN_INVALID_VALUE)?;
         }
     }
     s.expect_state(&before, "allocate_name of NULL and DEAD")
@@ -165,7 +172,8 @@ fn allocate_name_other_rights_give_invalid_value(_: &mut Ctx) -> TestResult {
         // The right is checked before the name: a name in use or an
         // invalid one still gives KERN_INVALID_VALUE.
         for name in [unused, used, TASK, NULL] {
-            s.allocate_name(TASK, right, name).gives(KERN_INVALID_VALUE)?;
+            s.allocate_name(TASK, right, name)
+                .gives(KERN_INVALID_VALUE)?;
         }
     }
     s.expect_state(&before, "allocate_name with rights it does not create")
@@ -268,7 +276,9 @@ fn allocate_name_with_a_used_index_and_another_generation_is_a_new_name(_: &mut 
     // Later allocations stay clear of the sibling.
     for _ in 0..100 {
         let name = s.new_receive()?;
-        ensure(name != sibling, || format!("allocate gave {sibling:?}, a name in use"))?;
+        ensure(name != sibling, || {
+            format!("allocate gave {sibling:?}, a name in use")
+        })?;
     }
     s.expect_type(sibling, PortType::DEAD_NAME)
 }
@@ -279,7 +289,9 @@ fn reply_port_gives_a_receive_right(_: &mut Ctx) -> TestResult {
     let mut want = vec![(TASK, PortType::SEND)];
     for _ in 0..10 {
         let name = s.reply_port().succeeds()?;
-        ensure(name.is_valid(), || format!("mach_reply_port() gave {name:?}"))?;
+        ensure(name.is_valid(), || {
+            format!("mach_reply_port() gave {name:?}")
+        })?;
         ensure(seen.insert(name), || {
             format!("mach_reply_port() gave {name:?}, a name in use")
         })?;

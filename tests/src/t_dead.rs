@@ -62,7 +62,12 @@ impl Watchers {
         c.expect_send(N1, 1)?;
         let b_dead = b.state()?.with_dead(&[N1, N2, N3])?;
         let c_dead = c.state()?.with_dead(&[N1, N2])?;
-        Ok(Watchers { b, c, b_dead, c_dead })
+        Ok(Watchers {
+            b,
+            c,
+            b_dead,
+            c_dead,
+        })
     }
 
     /// B and C hold dead names where they held rights to the port, and
@@ -96,7 +101,9 @@ fn mod_refs_receive_minus_one_turns_rights_to_its_port_into_dead_names(_: &mut C
     w.expect_dead("mod_refs(RECEIVE, -1)")
 }
 
-fn closing_the_space_holding_the_receive_right_turns_rights_to_its_port_into_dead_names(_: &mut Ctx) -> TestResult {
+fn closing_the_space_holding_the_receive_right_turns_rights_to_its_port_into_dead_names(
+    _: &mut Ctx,
+) -> TestResult {
     let h = TestSpace::open_as("H")?;
     let port = h.new_send_receive(2)?;
     let w = Watchers::new(&h, port)?;
@@ -104,7 +111,9 @@ fn closing_the_space_holding_the_receive_right_turns_rights_to_its_port_into_dea
     w.expect_dead("closing the space holding the receive right")
 }
 
-fn killing_the_process_holding_the_receive_right_turns_rights_to_its_port_into_dead_names(_: &mut Ctx) -> TestResult {
+fn killing_the_process_holding_the_receive_right_turns_rights_to_its_port_into_dead_names(
+    _: &mut Ctx,
+) -> TestResult {
     let h = TestSpace::open_as("H")?;
     let port = h.new_receive()?;
     let w = Watchers::new(&h, port)?;
@@ -173,9 +182,16 @@ fn every_call_sees_a_send_right_whose_port_died(_: &mut Ctx) -> TestResult {
     each_first_call(
         false,
         &[
-            ("port_type", |b, n| b.port_type(TASK, n).returns(PortType::DEAD_NAME)),
-            ("names", |b, n| b.names(TASK).returns(vec![(TASK, PortType::SEND), (n, PortType::DEAD_NAME)])),
-            ("get_refs(DEAD_NAME)", |b, n| b.get_refs(TASK, n, DEAD_NAME).returns(3)),
+            ("port_type", |b, n| {
+                b.port_type(TASK, n).returns(PortType::DEAD_NAME)
+            }),
+            ("names", |b, n| {
+                b.names(TASK)
+                    .returns(vec![(TASK, PortType::SEND), (n, PortType::DEAD_NAME)])
+            }),
+            ("get_refs(DEAD_NAME)", |b, n| {
+                b.get_refs(TASK, n, DEAD_NAME).returns(3)
+            }),
             ("get_refs(SEND)", |b, n| {
                 b.get_refs(TASK, n, SEND).returns(0)?;
                 b.expect_dead(n, 3)
@@ -205,28 +221,34 @@ fn every_call_sees_a_send_right_whose_port_died(_: &mut Ctx) -> TestResult {
                 b.expect_unused(n)
             }),
             ("insert_right(COPY_SEND)", |b, n| {
-                b.insert_right(TASK, N2, n, COPY_SEND).gives(KERN_INVALID_CAPABILITY)?;
+                b.insert_right(TASK, N2, n, COPY_SEND)
+                    .gives(KERN_INVALID_CAPABILITY)?;
                 b.expect_dead(n, 3)
             }),
             ("insert_right(MOVE_SEND)", |b, n| {
-                b.insert_right(TASK, N2, n, MOVE_SEND).gives(KERN_INVALID_CAPABILITY)?;
+                b.insert_right(TASK, N2, n, MOVE_SEND)
+                    .gives(KERN_INVALID_CAPABILITY)?;
                 b.expect_dead(n, 2)
             }),
             ("insert_right(MAKE_SEND)", |b, n| {
-                b.insert_right(TASK, n, n, MAKE_SEND).gives(KERN_INVALID_RIGHT)?;
+                b.insert_right(TASK, n, n, MAKE_SEND)
+                    .gives(KERN_INVALID_RIGHT)?;
                 b.expect_dead(n, 3)
             }),
             ("insert_right(MAKE_SEND_ONCE) under its name", |b, n| {
                 let port = b.new_receive()?;
-                b.insert_right(TASK, n, port, MAKE_SEND_ONCE).gives(KERN_NAME_EXISTS)?;
+                b.insert_right(TASK, n, port, MAKE_SEND_ONCE)
+                    .gives(KERN_NAME_EXISTS)?;
                 b.expect_dead(n, 3)
             }),
             ("extract_right(COPY_SEND)", |b, n| {
-                b.extract_right(TASK, n, COPY_SEND).returns(extracted(DEAD, PORT_SEND))?;
+                b.extract_right(TASK, n, COPY_SEND)
+                    .returns(extracted(DEAD, PORT_SEND))?;
                 b.expect_dead(n, 3)
             }),
             ("extract_right(MOVE_SEND)", |b, n| {
-                b.extract_right(TASK, n, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+                b.extract_right(TASK, n, MOVE_SEND)
+                    .returns(extracted(DEAD, PORT_SEND))?;
                 b.expect_dead(n, 2)
             }),
         ],
@@ -237,15 +259,23 @@ fn every_call_sees_a_send_once_right_whose_port_died(_: &mut Ctx) -> TestResult 
     each_first_call(
         true,
         &[
-            ("port_type", |b, n| b.port_type(TASK, n).returns(PortType::DEAD_NAME)),
-            ("names", |b, n| b.names(TASK).returns(vec![(TASK, PortType::SEND), (n, PortType::DEAD_NAME)])),
-            ("get_refs(DEAD_NAME)", |b, n| b.get_refs(TASK, n, DEAD_NAME).returns(1)),
+            ("port_type", |b, n| {
+                b.port_type(TASK, n).returns(PortType::DEAD_NAME)
+            }),
+            ("names", |b, n| {
+                b.names(TASK)
+                    .returns(vec![(TASK, PortType::SEND), (n, PortType::DEAD_NAME)])
+            }),
+            ("get_refs(DEAD_NAME)", |b, n| {
+                b.get_refs(TASK, n, DEAD_NAME).returns(1)
+            }),
             ("get_refs(SEND_ONCE)", |b, n| {
                 b.get_refs(TASK, n, SEND_ONCE).returns(0)?;
                 b.expect_dead(n, 1)
             }),
             ("mod_refs(SEND_ONCE, -1)", |b, n| {
-                b.mod_refs(TASK, n, SEND_ONCE, -1).gives(KERN_INVALID_RIGHT)?;
+                b.mod_refs(TASK, n, SEND_ONCE, -1)
+                    .gives(KERN_INVALID_RIGHT)?;
                 b.expect_dead(n, 1)
             }),
             ("mod_refs(DEAD_NAME, +2)", |b, n| {
@@ -261,11 +291,13 @@ fn every_call_sees_a_send_once_right_whose_port_died(_: &mut Ctx) -> TestResult 
                 b.expect_unused(n)
             }),
             ("insert_right(MOVE_SEND_ONCE)", |b, n| {
-                b.insert_right(TASK, N2, n, MOVE_SEND_ONCE).gives(KERN_INVALID_CAPABILITY)?;
+                b.insert_right(TASK, N2, n, MOVE_SEND_ONCE)
+                    .gives(KERN_INVALID_CAPABILITY)?;
                 b.expect_unused(n)
             }),
             ("extract_right(MOVE_SEND_ONCE)", |b, n| {
-                b.extract_right(TASK, n, MOVE_SEND_ONCE).returns(extracted(DEAD, PORT_SEND_ONCE))?;
+                b.extract_right(TASK, n, MOVE_SEND_ONCE)
+                    .returns(extracted(DEAD, PORT_SEND_ONCE))?;
                 b.expect_unused(n)
             }),
         ],
@@ -283,13 +315,16 @@ fn dead_names_of_a_dead_port_work_with_mod_refs_deallocate_and_destroy(_: &mut C
     b.deallocate(TASK, N1).succeeds()?;
     b.expect_dead(N1, 4)?;
     b.mod_refs(TASK, N1, DEAD_NAME, 0).succeeds()?;
-    b.mod_refs(TASK, N1, DEAD_NAME, -5).gives(KERN_INVALID_VALUE)?;
+    b.mod_refs(TASK, N1, DEAD_NAME, -5)
+        .gives(KERN_INVALID_VALUE)?;
     b.mod_refs(TASK, N1, SEND, -1).gives(KERN_INVALID_RIGHT)?;
-    b.mod_refs(TASK, N1, RECEIVE, -1).gives(KERN_INVALID_RIGHT)?;
+    b.mod_refs(TASK, N1, RECEIVE, -1)
+        .gives(KERN_INVALID_RIGHT)?;
     b.expect_dead(N1, 4)?;
     // Its name stays taken.
     let other = b.new_receive()?;
-    b.insert_right(TASK, N1, other, MAKE_SEND_ONCE).gives(KERN_NAME_EXISTS)?;
+    b.insert_right(TASK, N1, other, MAKE_SEND_ONCE)
+        .gives(KERN_NAME_EXISTS)?;
     b.allocate_name(TASK, RECEIVE, N1).gives(KERN_NAME_EXISTS)?;
     b.mod_refs(TASK, N1, DEAD_NAME, -4).succeeds()?;
     b.expect_unused(N1)?;
@@ -304,7 +339,8 @@ fn dead_names_of_a_dead_port_work_with_mod_refs_deallocate_and_destroy(_: &mut C
     w.c.expect_unused(N2)?;
     // A new port of H is not the dead one.
     let fresh = h.new_receive()?;
-    h.insert_right(h.task_for(b)?, N1, fresh, MAKE_SEND).succeeds()?;
+    h.insert_right(h.task_for(b)?, N1, fresh, MAKE_SEND)
+        .succeeds()?;
     b.expect_send(N1, 1)
 }
 
@@ -312,10 +348,12 @@ fn dead_name_of_a_full_send_right_keeps_urefs_max(_: &mut Ctx) -> TestResult {
     let p = Pair::new()?;
     let port = p.a.new_receive()?;
     p.a.insert_right(p.tb, N1, port, MAKE_SEND).succeeds()?;
-    p.b.mod_refs(TASK, N1, SEND, (UREFS_MAX - 1) as i32).succeeds()?;
+    p.b.mod_refs(TASK, N1, SEND, (UREFS_MAX - 1) as i32)
+        .succeeds()?;
     p.a.destroy(TASK, port).succeeds()?;
     p.b.expect_dead(N1, UREFS_MAX)?;
-    p.b.mod_refs(TASK, N1, DEAD_NAME, 1).gives(KERN_UREFS_OVERFLOW)?;
+    p.b.mod_refs(TASK, N1, DEAD_NAME, 1)
+        .gives(KERN_UREFS_OVERFLOW)?;
     p.b.expect_dead(N1, UREFS_MAX)?;
     p.b.deallocate(TASK, N1).succeeds()?;
     p.b.expect_dead(N1, UREFS_MAX - 1)
@@ -327,7 +365,8 @@ fn rights_to_other_ports_are_untouched_by_a_ports_death(_: &mut Ctx) -> TestResu
     let lives = p.a.new_send_receive(2)?;
     p.a.insert_right(p.tb, N1, dies, MAKE_SEND).succeeds()?;
     p.a.insert_right(p.tb, N2, lives, MAKE_SEND).succeeds()?;
-    p.a.insert_right(p.tb, N3, lives, MAKE_SEND_ONCE).succeeds()?;
+    p.a.insert_right(p.tb, N3, lives, MAKE_SEND_ONCE)
+        .succeeds()?;
     let so = p.a.new_send_once(lives)?;
     let a_want = p.a.state()?.without(&[dies]);
     let b_want = p.b.state()?.with_dead(&[N1])?;

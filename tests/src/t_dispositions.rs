@@ -48,7 +48,9 @@ fn insert_right_make_send_again_adds_a_user_reference(_: &mut Ctx) -> TestResult
     p.b.expect_only_task_self_and(&[(N1, PortType::SEND)])
 }
 
-fn insert_right_make_send_into_another_space_gives_a_send_right_to_the_port(_: &mut Ctx) -> TestResult {
+fn insert_right_make_send_into_another_space_gives_a_send_right_to_the_port(
+    _: &mut Ctx,
+) -> TestResult {
     let p = Pair::new()?;
     let port = p.a.new_receive()?;
     let a_before = p.a.state()?;
@@ -119,7 +121,8 @@ fn insert_right_move_send_takes_one_user_reference(_: &mut Ctx) -> TestResult {
     p.a.insert_right(p.tb, N1, port, MOVE_SEND).succeeds()?;
     p.a.expect_receive(port)?;
     p.b.expect_send(N1, 3)?;
-    p.a.insert_right(p.tb, N1, port, MOVE_SEND).gives(KERN_INVALID_RIGHT)?;
+    p.a.insert_right(p.tb, N1, port, MOVE_SEND)
+        .gives(KERN_INVALID_RIGHT)?;
     p.b.expect_send(N1, 3)
 }
 
@@ -149,7 +152,8 @@ fn insert_right_make_send_once_gives_a_new_send_once_right_each_time(_: &mut Ctx
     let port = p.a.new_receive()?;
     let a_before = p.a.state()?;
     for name in [N1, N2, N3] {
-        p.a.insert_right(p.tb, name, port, MAKE_SEND_ONCE).succeeds()?;
+        p.a.insert_right(p.tb, name, port, MAKE_SEND_ONCE)
+            .succeeds()?;
         p.b.expect_send_once(name)?;
     }
     p.a.expect_state(&a_before, "insert_right(MAKE_SEND_ONCE) into B")?;
@@ -174,7 +178,8 @@ fn insert_right_make_send_once_into_own_space_gives_send_once_rights(_: &mut Ctx
     let port = s.new_send_receive(2)?;
     let once = [PortName(0x4d00_0103), PortName(0x4d00_0203)];
     for name in once {
-        s.insert_right(TASK, name, port, MAKE_SEND_ONCE).succeeds()?;
+        s.insert_right(TASK, name, port, MAKE_SEND_ONCE)
+            .succeeds()?;
         s.expect_send_once(name)?;
     }
     s.expect_send_receive(port, 2)?;
@@ -226,7 +231,8 @@ fn insert_right_move_receive_moves_the_port(_: &mut Ctx) -> TestResult {
     p.b.expect_receive(N1)?;
     p.b.expect_only_task_self_and(&[(N1, PortType::RECEIVE)])?;
     // B holds the receive right now: it can make send rights, A cannot.
-    p.a.insert_right(tc, N2, port, MAKE_SEND).gives(KERN_INVALID_NAME)?;
+    p.a.insert_right(tc, N2, port, MAKE_SEND)
+        .gives(KERN_INVALID_NAME)?;
     p.b.insert_right(TASK, N1, N1, MAKE_SEND).succeeds()?;
     p.b.expect_send_receive(N1, 1)?;
     c.expect_send(N2, 1)?;
@@ -243,12 +249,15 @@ fn insert_right_move_receive_of_send_receive_leaves_the_send_right(_: &mut Ctx) 
     p.a.expect_send(port, 2)?;
     p.b.expect_receive(N1)?;
     // A's send right is now to a port B holds.
-    p.a.insert_right(TASK, port, port, MAKE_SEND).gives(KERN_INVALID_RIGHT)?;
+    p.a.insert_right(TASK, port, port, MAKE_SEND)
+        .gives(KERN_INVALID_RIGHT)?;
     p.b.destroy(TASK, N1).succeeds()?;
     p.a.expect_dead(port, 2)
 }
 
-fn insert_right_move_receive_onto_a_send_right_to_the_same_port_gives_send_receive(_: &mut Ctx) -> TestResult {
+fn insert_right_move_receive_onto_a_send_right_to_the_same_port_gives_send_receive(
+    _: &mut Ctx,
+) -> TestResult {
     let p = Pair::new()?;
     let port = p.a.new_receive()?;
     for _ in 0..3 {
@@ -292,11 +301,13 @@ fn insert_right_move_receive_back_and_forth_keeps_the_port_alive(_: &mut Ctx) ->
     let mut a_name = port;
     for round in 0..4u32 {
         let b_name = PortName(N1.0 + (round << 16));
-        p.a.insert_right(p.tb, b_name, a_name, MOVE_RECEIVE).succeeds()?;
+        p.a.insert_right(p.tb, b_name, a_name, MOVE_RECEIVE)
+            .succeeds()?;
         p.a.expect_unused(a_name)?;
         p.b.expect_receive(b_name)?;
         a_name = PortName(N2.0 + (round << 16));
-        p.b.insert_right(ta, a_name, b_name, MOVE_RECEIVE).succeeds()?;
+        p.b.insert_right(ta, a_name, b_name, MOVE_RECEIVE)
+            .succeeds()?;
         p.b.expect_unused(b_name)?;
         p.a.expect_receive(a_name)?;
         c.expect_send(N4, 1)?;
@@ -316,7 +327,8 @@ fn insert_right_copy_send_of_task_self_gives_another_space_a_task_port(_: &mut C
     p.b.port_type(N1, port).returns(PortType::RECEIVE)?;
     // B's send right to A's task port, copied back into A: A holds that
     // port under its task-self name, so only that name takes it.
-    p.b.insert_right(N1, N2, N1, COPY_SEND).gives(KERN_RIGHT_EXISTS)?;
+    p.b.insert_right(N1, N2, N1, COPY_SEND)
+        .gives(KERN_RIGHT_EXISTS)?;
     p.b.insert_right(N1, TASK, N1, COPY_SEND).succeeds()?;
     p.a.expect_send(TASK, 2)?;
     p.b.expect_send(N1, 1)?;

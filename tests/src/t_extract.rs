@@ -63,7 +63,8 @@ impl F {
         // B's send right to C's port, through B's name for C.
         let tc = b.task_for(&c)?;
         let send = b.extract_right(tc, c_port, MAKE_SEND).succeeds()?.name;
-        b.extract_right(tc, c_port, MAKE_SEND).returns(extracted(send, PORT_SEND))?;
+        b.extract_right(tc, c_port, MAKE_SEND)
+            .returns(extracted(send, PORT_SEND))?;
         let send_once = b.new_send_once(receive)?;
         let port_set = b.new_port_set()?;
         let dead_name = b.new_dead_name(2)?;
@@ -94,7 +95,11 @@ impl F {
 
     /// Every `(task, name, disposition)` gives `kr`, and neither A nor B
     /// changes.
-    fn each_gives(&self, calls: &[(PortName, PortName, MsgTypeName)], kr: KernReturn) -> TestResult {
+    fn each_gives(
+        &self,
+        calls: &[(PortName, PortName, MsgTypeName)],
+        kr: KernReturn,
+    ) -> TestResult {
         let before = self.states()?;
         for &(task, name, disposition) in calls {
             self.a.extract_right(task, name, disposition).gives(kr)?;
@@ -122,10 +127,23 @@ fn extract_right_with_a_bad_task_gives_invalid_task_and_takes_nothing(_: &mut Ct
     let a_set = f.a.new_port_set()?;
     let a_dead = f.a.new_dead_name(1)?;
     let a_send_once = f.a.new_send_once(a_receive)?;
-    let a_send = f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?.name;
+    let a_send =
+        f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+            .succeeds()?
+            .name;
     let unused = f.a.unused_name(0x4d00_0003)?;
     let mut calls = Vec::new();
-    for task in [NULL, DEAD, unused, a_receive, a_set, a_dead, a_send_once, a_send, gone] {
+    for task in [
+        NULL,
+        DEAD,
+        unused,
+        a_receive,
+        a_set,
+        a_dead,
+        a_send_once,
+        a_send,
+        gone,
+    ] {
         for disposition in DISPOSITIONS {
             calls.push((task, f.good_name(disposition), disposition));
         }
@@ -189,7 +207,9 @@ fn extract_right_of_an_unused_name_gives_invalid_name(_: &mut Ctx) -> TestResult
     f.each_gives(&calls, KERN_INVALID_NAME)
 }
 
-fn extract_right_without_the_right_the_disposition_needs_gives_invalid_right(_: &mut Ctx) -> TestResult {
+fn extract_right_without_the_right_the_disposition_needs_gives_invalid_right(
+    _: &mut Ctx,
+) -> TestResult {
     let f = F::new()?;
     let mut calls = Vec::new();
     for name in [TASK, f.send, f.send_once, f.dead_name, f.port_set] {
@@ -223,7 +243,12 @@ fn extract_right_checks_task_disposition_name_then_copy_in(_: &mut Ctx) -> TestR
         // The disposition before the name.
         (f.tb, NULL, MsgTypeName(0), KERN_INVALID_VALUE),
         (f.tb, unused, MsgTypeName(22), KERN_INVALID_VALUE),
-        (f.tb, f.port_set, MsgTypeName(0xffff_ffff), KERN_INVALID_VALUE),
+        (
+            f.tb,
+            f.port_set,
+            MsgTypeName(0xffff_ffff),
+            KERN_INVALID_VALUE,
+        ),
         // NULL and DEAD before the lookup.
         (f.tb, DEAD, MOVE_RECEIVE, KERN_INVALID_RIGHT),
         // Then copy-in.
@@ -243,10 +268,13 @@ fn extract_right_make_send_gives_a_send_right_and_merges_on_repeat(_: &mut Ctx) 
     let got = f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?;
     expect_eq("extract_right(MAKE_SEND) polyPoly", PORT_SEND, got.ty)?;
     let name = got.name;
-    ensure(name.is_valid(), || format!("extract_right(MAKE_SEND) gave the name {name:?}"))?;
+    ensure(name.is_valid(), || {
+        format!("extract_right(MAKE_SEND) gave the name {name:?}")
+    })?;
     f.a.expect_send(name, 1)?;
     for refs in 2..=4 {
-        f.a.extract_right(f.tb, f.receive, MAKE_SEND).returns(extracted(name, PORT_SEND))?;
+        f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+            .returns(extracted(name, PORT_SEND))?;
         f.a.expect_send(name, refs)?;
     }
     f.b.expect_state(&b_before, "extract_right(MAKE_SEND) from B")?;
@@ -263,12 +291,17 @@ fn extract_right_copy_send_leaves_the_source_unchanged(_: &mut Ctx) -> TestResul
     expect_eq("extract_right(COPY_SEND) polyPoly", PORT_SEND, name.ty)?;
     let name = name.name;
     f.a.expect_send(name, 1)?;
-    f.a.extract_right(f.tb, f.send, COPY_SEND).returns(extracted(name, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.send, COPY_SEND)
+        .returns(extracted(name, PORT_SEND))?;
     f.a.expect_send(name, 2)?;
     // From the send right of a SEND|RECEIVE name: another port, another name.
-    let other = f.a.extract_right(f.tb, f.send_receive, COPY_SEND).succeeds()?;
+    let other =
+        f.a.extract_right(f.tb, f.send_receive, COPY_SEND)
+            .succeeds()?;
     expect_eq("extract_right(COPY_SEND) polyPoly", PORT_SEND, other.ty)?;
-    ensure(other.name != name, || format!("two ports came out under one name {name:?}"))?;
+    ensure(other.name != name, || {
+        format!("two ports came out under one name {name:?}")
+    })?;
     f.a.expect_send(other.name, 1)?;
     f.b.expect_state(&b_before, "extract_right(COPY_SEND) from B")?;
     // A's send right is to C's port.
@@ -277,29 +310,38 @@ fn extract_right_copy_send_leaves_the_source_unchanged(_: &mut Ctx) -> TestResul
     f.a.expect_send(other.name, 1)
 }
 
-fn extract_right_move_send_takes_one_reference_and_frees_the_name_at_the_last(_: &mut Ctx) -> TestResult {
+fn extract_right_move_send_takes_one_reference_and_frees_the_name_at_the_last(
+    _: &mut Ctx,
+) -> TestResult {
     let f = F::new()?;
     let name = f.a.extract_right(f.tb, f.send, MOVE_SEND).succeeds()?;
     expect_eq("extract_right(MOVE_SEND) polyPoly", PORT_SEND, name.ty)?;
     let name = name.name;
     f.a.expect_send(name, 1)?;
     f.b.expect_send(f.send, 1)?;
-    f.a.extract_right(f.tb, f.send, MOVE_SEND).returns(extracted(name, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.send, MOVE_SEND)
+        .returns(extracted(name, PORT_SEND))?;
     f.a.expect_send(name, 2)?;
     f.b.expect_unused(f.send)?;
-    f.a.extract_right(f.tb, f.send, MOVE_SEND).gives(KERN_INVALID_NAME)?;
+    f.a.extract_right(f.tb, f.send, MOVE_SEND)
+        .gives(KERN_INVALID_NAME)?;
     f.a.expect_send(name, 2)
 }
 
 fn extract_right_move_send_of_send_receive_leaves_the_receive_right(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let name = f.a.extract_right(f.tb, f.send_receive, MOVE_SEND).succeeds()?.name;
+    let name =
+        f.a.extract_right(f.tb, f.send_receive, MOVE_SEND)
+            .succeeds()?
+            .name;
     f.b.expect_send_receive(f.send_receive, 1)?;
     f.a.expect_send(name, 1)?;
-    f.a.extract_right(f.tb, f.send_receive, MOVE_SEND).returns(extracted(name, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.send_receive, MOVE_SEND)
+        .returns(extracted(name, PORT_SEND))?;
     f.b.expect_receive(f.send_receive)?;
     f.a.expect_send(name, 2)?;
-    f.a.extract_right(f.tb, f.send_receive, MOVE_SEND).gives(KERN_INVALID_RIGHT)?;
+    f.a.extract_right(f.tb, f.send_receive, MOVE_SEND)
+        .gives(KERN_INVALID_RIGHT)?;
     f.a.expect_send(name, 2)
 }
 
@@ -308,17 +350,31 @@ fn extract_right_make_send_once_gives_a_new_name_each_time(_: &mut Ctx) -> TestR
     let b_before = f.b.state()?;
     let mut names = Vec::new();
     for _ in 0..3 {
-        let got = f.a.extract_right(f.tb, f.receive, MAKE_SEND_ONCE).succeeds()?;
-        expect_eq("extract_right(MAKE_SEND_ONCE) polyPoly", PORT_SEND_ONCE, got.ty)?;
+        let got =
+            f.a.extract_right(f.tb, f.receive, MAKE_SEND_ONCE)
+                .succeeds()?;
+        expect_eq(
+            "extract_right(MAKE_SEND_ONCE) polyPoly",
+            PORT_SEND_ONCE,
+            got.ty,
+        )?;
         ensure(got.name.is_valid() && !names.contains(&got.name), || {
-            format!("extract_right(MAKE_SEND_ONCE) gave {:?} after {names:?}", got.name)
+            format!(
+                "extract_right(MAKE_SEND_ONCE) gave {:?} after {names:?}",
+                got.name
+            )
         })?;
         f.a.expect_send_once(got.name)?;
         names.push(got.name);
     }
     // Beside a send right to the same port.
-    let send = f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?.name;
-    ensure(!names.contains(&send), || format!("the send right came out under a send-once right's name {send:?}"))?;
+    let send =
+        f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+            .succeeds()?
+            .name;
+    ensure(!names.contains(&send), || {
+        format!("the send right came out under a send-once right's name {send:?}")
+    })?;
     f.b.expect_state(&b_before, "extract_right(MAKE_SEND_ONCE) from B")?;
     f.b.destroy(TASK, f.receive).succeeds()?;
     for name in names {
@@ -329,28 +385,40 @@ fn extract_right_make_send_once_gives_a_new_name_each_time(_: &mut Ctx) -> TestR
 
 fn extract_right_move_send_once_moves_the_right(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let got = f.a.extract_right(f.tb, f.send_once, MOVE_SEND_ONCE).succeeds()?;
-    expect_eq("extract_right(MOVE_SEND_ONCE) polyPoly", PORT_SEND_ONCE, got.ty)?;
+    let got =
+        f.a.extract_right(f.tb, f.send_once, MOVE_SEND_ONCE)
+            .succeeds()?;
+    expect_eq(
+        "extract_right(MOVE_SEND_ONCE) polyPoly",
+        PORT_SEND_ONCE,
+        got.ty,
+    )?;
     f.a.expect_send_once(got.name)?;
     f.b.expect_unused(f.send_once)?;
-    f.a.extract_right(f.tb, f.send_once, MOVE_SEND_ONCE).gives(KERN_INVALID_NAME)?;
+    f.a.extract_right(f.tb, f.send_once, MOVE_SEND_ONCE)
+        .gives(KERN_INVALID_NAME)?;
     // A second one to the same port gets a name of its own.
     let so = f.b.new_send_once(f.receive)?;
     let second = f.a.extract_right(f.tb, so, MOVE_SEND_ONCE).succeeds()?;
-    ensure(second.name != got.name, || format!("two send-once rights came out under {:?}", got.name))?;
+    ensure(second.name != got.name, || {
+        format!("two send-once rights came out under {:?}", got.name)
+    })?;
     f.a.expect_send_once(second.name)?;
     f.a.expect_send_once(got.name)
 }
 
 fn extract_right_move_receive_moves_the_port(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let got = f.a.extract_right(f.tb, f.receive, MOVE_RECEIVE).succeeds()?;
+    let got =
+        f.a.extract_right(f.tb, f.receive, MOVE_RECEIVE)
+            .succeeds()?;
     expect_eq("extract_right(MOVE_RECEIVE) polyPoly", PORT_RECEIVE, got.ty)?;
     f.a.expect_receive(got.name)?;
     f.b.expect_unused(f.receive)?;
     // B's send-once right to it lives on, now to a port A holds.
     f.b.expect_send_once(f.send_once)?;
-    f.a.insert_right(TASK, got.name, got.name, MAKE_SEND).succeeds()?;
+    f.a.insert_right(TASK, got.name, got.name, MAKE_SEND)
+        .succeeds()?;
     f.a.expect_send_receive(got.name, 1)?;
     f.a.destroy(TASK, got.name).succeeds()?;
     f.b.expect_dead(f.send_once, 1)
@@ -358,7 +426,9 @@ fn extract_right_move_receive_moves_the_port(_: &mut Ctx) -> TestResult {
 
 fn extract_right_move_receive_of_send_receive_leaves_the_send_right(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let got = f.a.extract_right(f.tb, f.send_receive, MOVE_RECEIVE).succeeds()?;
+    let got =
+        f.a.extract_right(f.tb, f.send_receive, MOVE_RECEIVE)
+            .succeeds()?;
     expect_eq("extract_right(MOVE_RECEIVE) polyPoly", PORT_RECEIVE, got.ty)?;
     f.a.expect_receive(got.name)?;
     f.b.expect_send(f.send_receive, 2)?;
@@ -368,10 +438,14 @@ fn extract_right_move_receive_of_send_receive_leaves_the_send_right(_: &mut Ctx)
 
 fn extract_right_move_receive_merges_with_the_callers_send_right(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let name = f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?.name;
+    let name =
+        f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+            .succeeds()?
+            .name;
     f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?;
     f.a.expect_send(name, 2)?;
-    f.a.extract_right(f.tb, f.receive, MOVE_RECEIVE).returns(extracted(name, PORT_RECEIVE))?;
+    f.a.extract_right(f.tb, f.receive, MOVE_RECEIVE)
+        .returns(extracted(name, PORT_RECEIVE))?;
     f.a.expect_send_receive(name, 2)?;
     f.b.expect_unused(f.receive)
 }
@@ -381,35 +455,50 @@ fn extract_right_send_merges_into_the_callers_receive_name(_: &mut Ctx) -> TestR
     let port = f.a.new_receive()?;
     f.a.insert_right(f.tb, N1, port, MAKE_SEND).succeeds()?;
     f.a.insert_right(f.tb, N1, port, MAKE_SEND).succeeds()?;
-    f.a.extract_right(f.tb, N1, COPY_SEND).returns(extracted(port, PORT_SEND))?;
+    f.a.extract_right(f.tb, N1, COPY_SEND)
+        .returns(extracted(port, PORT_SEND))?;
     f.a.expect_send_receive(port, 1)?;
     f.b.expect_send(N1, 2)?;
-    f.a.extract_right(f.tb, N1, MOVE_SEND).returns(extracted(port, PORT_SEND))?;
+    f.a.extract_right(f.tb, N1, MOVE_SEND)
+        .returns(extracted(port, PORT_SEND))?;
     f.a.expect_send_receive(port, 2)?;
-    f.a.extract_right(f.tb, N1, MOVE_SEND).returns(extracted(port, PORT_SEND))?;
+    f.a.extract_right(f.tb, N1, MOVE_SEND)
+        .returns(extracted(port, PORT_SEND))?;
     f.a.expect_send_receive(port, 3)?;
     f.b.expect_unused(N1)?;
     // A send-once right never merges.
-    f.a.insert_right(f.tb, N2, port, MAKE_SEND_ONCE).succeeds()?;
+    f.a.insert_right(f.tb, N2, port, MAKE_SEND_ONCE)
+        .succeeds()?;
     let so = f.a.extract_right(f.tb, N2, MOVE_SEND_ONCE).succeeds()?;
     ensure(so.name != port && so.name.is_valid(), || {
-        format!("the send-once right came out under {:?}, the receive right's name {port:?}", so.name)
+        format!(
+            "the send-once right came out under {:?}, the receive right's name {port:?}",
+            so.name
+        )
     })?;
-    expect_eq("extract_right(MOVE_SEND_ONCE) polyPoly", PORT_SEND_ONCE, so.ty)?;
+    expect_eq(
+        "extract_right(MOVE_SEND_ONCE) polyPoly",
+        PORT_SEND_ONCE,
+        so.ty,
+    )?;
     f.a.expect_send_once(so.name)?;
     f.a.expect_send_receive(port, 3)
 }
 
 fn extract_right_from_own_space_merges_into_the_same_name(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
-    s.extract_right(TASK, TASK, COPY_SEND).returns(extracted(TASK, PORT_SEND))?;
+    s.extract_right(TASK, TASK, COPY_SEND)
+        .returns(extracted(TASK, PORT_SEND))?;
     s.expect_send(TASK, 2)?;
-    s.extract_right(TASK, TASK, MOVE_SEND).returns(extracted(TASK, PORT_SEND))?;
+    s.extract_right(TASK, TASK, MOVE_SEND)
+        .returns(extracted(TASK, PORT_SEND))?;
     s.expect_send(TASK, 2)?;
     let port = s.new_receive()?;
-    s.extract_right(TASK, port, MAKE_SEND).returns(extracted(port, PORT_SEND))?;
+    s.extract_right(TASK, port, MAKE_SEND)
+        .returns(extracted(port, PORT_SEND))?;
     s.expect_send_receive(port, 1)?;
-    s.extract_right(TASK, port, MOVE_RECEIVE).returns(extracted(port, PORT_RECEIVE))?;
+    s.extract_right(TASK, port, MOVE_RECEIVE)
+        .returns(extracted(port, PORT_RECEIVE))?;
     s.expect_send_receive(port, 1)?;
     // A receive right alone comes back under a name; the old one is gone
     // unless it is the same.
@@ -419,7 +508,11 @@ fn extract_right_from_own_space_merges_into_the_same_name(_: &mut Ctx) -> TestRe
     s.expect_receive(got.name)?;
     // Send-once rights: always a new name.
     let so = s.extract_right(TASK, port, MAKE_SEND_ONCE).succeeds()?;
-    expect_eq("extract_right(MAKE_SEND_ONCE) polyPoly", PORT_SEND_ONCE, so.ty)?;
+    expect_eq(
+        "extract_right(MAKE_SEND_ONCE) polyPoly",
+        PORT_SEND_ONCE,
+        so.ty,
+    )?;
     let moved = s.extract_right(TASK, so.name, MOVE_SEND_ONCE).succeeds()?;
     s.expect_send_once(moved.name)?;
     let mut want = vec![
@@ -435,29 +528,39 @@ fn extract_right_of_a_dead_name_gives_dead(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
     let dead = f.b.new_dead_name(3)?;
     let a_before = f.a.state()?;
-    f.a.extract_right(f.tb, dead, COPY_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, dead, COPY_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_dead(dead, 3)?;
-    f.a.extract_right(f.tb, dead, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, dead, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_dead(dead, 2)?;
-    f.a.extract_right(f.tb, dead, MOVE_SEND_ONCE).returns(extracted(DEAD, PORT_SEND_ONCE))?;
+    f.a.extract_right(f.tb, dead, MOVE_SEND_ONCE)
+        .returns(extracted(DEAD, PORT_SEND_ONCE))?;
     f.b.expect_dead(dead, 1)?;
     for disposition in [MAKE_SEND, MAKE_SEND_ONCE, MOVE_RECEIVE] {
-        f.a.extract_right(f.tb, dead, disposition).gives(KERN_INVALID_RIGHT)?;
+        f.a.extract_right(f.tb, dead, disposition)
+            .gives(KERN_INVALID_RIGHT)?;
     }
     f.b.expect_dead(dead, 1)?;
-    f.a.extract_right(f.tb, dead, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, dead, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_unused(dead)?;
     f.a.expect_state(&a_before, "extract_right of B's dead name")?;
     // From A's own space too.
     let own = f.a.new_dead_name(2)?;
-    f.a.extract_right(TASK, own, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(TASK, own, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.a.expect_dead(own, 1)
 }
 
 fn extract_right_of_a_right_whose_port_died_gives_dead(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let so = f.b.extract_right(TASK, f.send_receive, MAKE_SEND_ONCE).succeeds()?.name;
-    f.b.insert_right(TASK, N1, f.receive, MAKE_SEND_ONCE).succeeds()?;
+    let so =
+        f.b.extract_right(TASK, f.send_receive, MAKE_SEND_ONCE)
+            .succeeds()?
+            .name;
+    f.b.insert_right(TASK, N1, f.receive, MAKE_SEND_ONCE)
+        .succeeds()?;
     // C's port dies: B's send right to it is dead; B's own ports die: the
     // send-once rights to them are dead.
     f.c.destroy(TASK, f.c_port).succeeds()?;
@@ -465,45 +568,60 @@ fn extract_right_of_a_right_whose_port_died_gives_dead(_: &mut Ctx) -> TestResul
     f.b.mod_refs(TASK, f.receive, RECEIVE, -1).succeeds()?;
     let a_before = f.a.state()?;
     // The first call on each name after the death.
-    f.a.extract_right(f.tb, f.send, COPY_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.send, COPY_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_dead(f.send, 2)?;
-    f.a.extract_right(f.tb, so, MOVE_SEND_ONCE).returns(extracted(DEAD, PORT_SEND_ONCE))?;
+    f.a.extract_right(f.tb, so, MOVE_SEND_ONCE)
+        .returns(extracted(DEAD, PORT_SEND_ONCE))?;
     f.b.expect_unused(so)?;
-    f.a.extract_right(f.tb, f.send_once, MAKE_SEND).gives(KERN_INVALID_RIGHT)?;
+    f.a.extract_right(f.tb, f.send_once, MAKE_SEND)
+        .gives(KERN_INVALID_RIGHT)?;
     f.b.expect_dead(f.send_once, 1)?;
-    f.a.extract_right(f.tb, N1, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, N1, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_unused(N1)?;
-    f.a.extract_right(f.tb, f.send, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.send, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     f.b.expect_dead(f.send, 1)?;
     f.a.expect_state(&a_before, "extract_right of dead rights")
 }
 
 fn extract_right_send_into_a_full_name_stays_at_urefs_max(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    let name = f.a.extract_right(f.tb, f.receive, MAKE_SEND).succeeds()?.name;
-    f.a.mod_refs(TASK, name, SEND, (UREFS_MAX - 1) as i32).succeeds()?;
+    let name =
+        f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+            .succeeds()?
+            .name;
+    f.a.mod_refs(TASK, name, SEND, (UREFS_MAX - 1) as i32)
+        .succeeds()?;
     f.a.expect_send(name, UREFS_MAX)?;
-    f.a.extract_right(f.tb, f.receive, MAKE_SEND).returns(extracted(name, PORT_SEND))?;
+    f.a.extract_right(f.tb, f.receive, MAKE_SEND)
+        .returns(extracted(name, PORT_SEND))?;
     f.a.expect_send(name, UREFS_MAX)?;
     // A moved reference is taken from B all the same.
     let sr = f.b.new_send_receive(2)?;
     let other = f.a.extract_right(f.tb, sr, COPY_SEND).succeeds()?.name;
-    f.a.mod_refs(TASK, other, SEND, (UREFS_MAX - 1) as i32).succeeds()?;
-    f.a.extract_right(f.tb, sr, COPY_SEND).returns(extracted(other, PORT_SEND))?;
+    f.a.mod_refs(TASK, other, SEND, (UREFS_MAX - 1) as i32)
+        .succeeds()?;
+    f.a.extract_right(f.tb, sr, COPY_SEND)
+        .returns(extracted(other, PORT_SEND))?;
     f.b.expect_send_receive(sr, 2)?;
-    f.a.extract_right(f.tb, sr, MOVE_SEND).returns(extracted(other, PORT_SEND))?;
+    f.a.extract_right(f.tb, sr, MOVE_SEND)
+        .returns(extracted(other, PORT_SEND))?;
     f.b.expect_send_receive(sr, 1)?;
     f.a.expect_send(other, UREFS_MAX)
 }
 
 fn extract_right_of_another_spaces_task_self_merges_with_its_task_name(_: &mut Ctx) -> TestResult {
     let f = F::new()?;
-    f.a.extract_right(f.tb, TASK, COPY_SEND).returns(extracted(f.tb, PORT_SEND))?;
+    f.a.extract_right(f.tb, TASK, COPY_SEND)
+        .returns(extracted(f.tb, PORT_SEND))?;
     f.a.expect_send(f.tb, 2)?;
     f.b.expect_send(TASK, 1)?;
     // Taking B's only reference to its own task port: B loses its
     // task-self name, but the port lives on with the space.
-    f.a.extract_right(f.tb, TASK, MOVE_SEND).returns(extracted(f.tb, PORT_SEND))?;
+    f.a.extract_right(f.tb, TASK, MOVE_SEND)
+        .returns(extracted(f.tb, PORT_SEND))?;
     f.a.expect_send(f.tb, 3)?;
     f.b.port_type(TASK, f.receive).gives(KERN_INVALID_TASK)?;
     f.a.port_type(f.tb, TASK).gives(KERN_INVALID_NAME)?;

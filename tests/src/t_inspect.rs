@@ -60,7 +60,10 @@ fn names_lists_every_name_in_ascending_order_with_its_type(_: &mut Ctx) -> TestR
         want.insert(name, type_of(right));
         made.push(name);
     }
-    for (i, n) in [0xffff_fffeu32, 1, 0x8000_0000, 0x4d41_4348].into_iter().enumerate() {
+    for (i, n) in [0xffff_fffeu32, 1, 0x8000_0000, 0x4d41_4348]
+        .into_iter()
+        .enumerate()
+    {
         let right = ALLOCATABLE[i % 3];
         s.allocate_name(TASK, right, PortName(n)).succeeds()?;
         want.insert(PortName(n), type_of(right));

@@ -63,7 +63,11 @@ fn allocate_beyond_mach_space_max_names_gives_no_space(ctx: &mut Ctx) -> TestRes
     let s = TestSpace::open()?;
     let names = fill(ctx, &s)?;
     let listed = s.names(TASK).succeeds()?;
-    expect_eq("the length of names() in a full space", MAX as usize, listed.len())?;
+    expect_eq(
+        "the length of names() in a full space",
+        MAX as usize,
+        listed.len(),
+    )?;
     let unused = s.unused_name(0xfedc_ba98)?;
     for right in ALLOCATABLE {
         s.allocate(TASK, right).gives(KERN_NO_SPACE)?;
@@ -71,16 +75,25 @@ fn allocate_beyond_mach_space_max_names_gives_no_space(ctx: &mut Ctx) -> TestRes
     }
     s.reply_port().returns(NULL)?;
     // Checks made before the space is looked at still come first.
-    s.allocate(TASK, PortRight(0xffff_ffff)).gives(KERN_INVALID_VALUE)?;
-    s.allocate_name(TASK, SEND, unused).gives(KERN_INVALID_VALUE)?;
-    s.allocate_name(TASK, RECEIVE, NULL).gives(KERN_INVALID_VALUE)?;
-    s.allocate_name(TASK, RECEIVE, TASK).gives(KERN_NAME_EXISTS)?;
-    s.allocate_name(TASK, DEAD_NAME, names[0]).gives(KERN_NAME_EXISTS)?;
+    s.allocate(TASK, PortRight(0xffff_ffff))
+        .gives(KERN_INVALID_VALUE)?;
+    s.allocate_name(TASK, SEND, unused)
+        .gives(KERN_INVALID_VALUE)?;
+    s.allocate_name(TASK, RECEIVE, NULL)
+        .gives(KERN_INVALID_VALUE)?;
+    s.allocate_name(TASK, RECEIVE, TASK)
+        .gives(KERN_NAME_EXISTS)?;
+    s.allocate_name(TASK, DEAD_NAME, names[0])
+        .gives(KERN_NAME_EXISTS)?;
     // Rights that need no new name still change.
     s.mod_refs(TASK, names[0], DEAD_NAME, 1).succeeds()?;
     s.expect_refs(names[0], DEAD_NAME, 2)?;
     s.expect_unused(unused)?;
-    expect_eq("the name count after the refused allocations", MAX, s.count()?)
+    expect_eq(
+        "the name count after the refused allocations",
+        MAX,
+        s.count()?,
+    )
 }
 
 fn freeing_a_name_in_a_full_space_allows_one_more_allocation(ctx: &mut Ctx) -> TestResult {
@@ -98,7 +111,8 @@ fn freeing_a_name_in_a_full_space_allows_one_more_allocation(ctx: &mut Ctx) -> T
     s.allocate_name(TASK, PORT_SET, chosen).succeeds()?;
     s.expect_type(chosen, PortType::PORT_SET)?;
     let other = s.unused_name(chosen.0.wrapping_add(0x101))?;
-    s.allocate_name(TASK, PORT_SET, other).gives(KERN_NO_SPACE)?;
+    s.allocate_name(TASK, PORT_SET, other)
+        .gives(KERN_NO_SPACE)?;
 
     s.mod_refs(TASK, names[1], DEAD_NAME, -1).succeeds()?;
     let reply = s.reply_port().succeeds()?;
@@ -134,32 +148,45 @@ fn insert_right_and_extract_right_into_a_full_space_give_no_space(ctx: &mut Ctx)
     b.insert_right(tc, N2, q, MAKE_SEND).succeeds()?;
     let b_before = b.state()?;
     for disposition in [MAKE_SEND, MAKE_SEND_ONCE] {
-        b.insert_right(ta, N3, p, disposition).gives(KERN_NO_SPACE)?;
+        b.insert_right(ta, N3, p, disposition)
+            .gives(KERN_NO_SPACE)?;
         a.extract_right(tb, p, disposition).gives(KERN_NO_SPACE)?;
     }
-    b.expect_state(&b_before, "insert_right and extract_right into a full space")?;
+    b.expect_state(
+        &b_before,
+        "insert_right and extract_right into a full space",
+    )?;
     // A name in use is refused as such.
-    b.insert_right(ta, names[0], p, MAKE_SEND).gives(KERN_NAME_EXISTS)?;
+    b.insert_right(ta, names[0], p, MAKE_SEND)
+        .gives(KERN_NAME_EXISTS)?;
     // A receive right that finds no room is destroyed with its port.
-    b.insert_right(ta, N3, p, MOVE_RECEIVE).gives(KERN_NO_SPACE)?;
+    b.insert_right(ta, N3, p, MOVE_RECEIVE)
+        .gives(KERN_NO_SPACE)?;
     b.expect_unused(p)?;
     c.expect_dead(N1, 1)?;
     a.extract_right(tb, q, MOVE_RECEIVE).gives(KERN_NO_SPACE)?;
     b.expect_unused(q)?;
     c.expect_dead(N2, 1)?;
-    expect_eq("the name count of A after the refused calls", a_count, a.count()?)?;
+    expect_eq(
+        "the name count of A after the refused calls",
+        a_count,
+        a.count()?,
+    )?;
 
     // Rights that merge into names A has need no room.
     b.insert_right(ta, held, merged, MAKE_SEND).succeeds()?;
     a.expect_send(held, 2)?;
-    a.extract_right(tb, merged, MAKE_SEND).returns(extracted(held, PORT_SEND))?;
+    a.extract_right(tb, merged, MAKE_SEND)
+        .returns(extracted(held, PORT_SEND))?;
     a.expect_send(held, 3)?;
-    a.extract_right(tb, TASK, COPY_SEND).returns(extracted(tb, PORT_SEND))?;
+    a.extract_right(tb, TASK, COPY_SEND)
+        .returns(extracted(tb, PORT_SEND))?;
     a.expect_send(tb, 2)?;
     a.task_for_fd(std::os::fd::AsFd::as_fd(&a)).returns(TASK)?;
     a.expect_send(TASK, 2)?;
     // A dead right needs no name either.
     let dead = b.new_dead_name(1)?;
-    a.extract_right(tb, dead, MOVE_SEND).returns(extracted(DEAD, PORT_SEND))?;
+    a.extract_right(tb, dead, MOVE_SEND)
+        .returns(extracted(DEAD, PORT_SEND))?;
     expect_eq("the name count of A", MAX, a.count()?)
 }

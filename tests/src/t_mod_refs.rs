@@ -96,7 +96,13 @@ fn mod_refs_right_number_and_above_gives_invalid_value(_: &mut Ctx) -> TestResul
 
 fn mod_refs_null_and_dead_send_rights_succeed_and_change_nothing(_: &mut Ctx) -> TestResult {
     let f = Fixture::new()?;
-    each_gives(&f.s, &[NULL, DEAD], &[SEND, SEND_ONCE], &ANY_DELTAS, KERN_SUCCESS)
+    each_gives(
+        &f.s,
+        &[NULL, DEAD],
+        &[SEND, SEND_ONCE],
+        &ANY_DELTAS,
+        KERN_SUCCESS,
+    )
 }
 
 fn mod_refs_null_and_dead_other_rights_give_invalid_name(_: &mut Ctx) -> TestResult {
@@ -131,13 +137,20 @@ fn mod_refs_receive_minus_one_destroys_port(_: &mut Ctx) -> TestResult {
     s.mod_refs(TASK, port, RECEIVE, -1).succeeds()?;
     s.expect_unused(port)?;
     s.get_refs(TASK, port, RECEIVE).gives(KERN_INVALID_NAME)?;
-    s.mod_refs(TASK, port, RECEIVE, -1).gives(KERN_INVALID_NAME)?;
+    s.mod_refs(TASK, port, RECEIVE, -1)
+        .gives(KERN_INVALID_NAME)?;
     s.expect_only_task_self()
 }
 
 fn mod_refs_receive_other_deltas_give_invalid_value(_: &mut Ctx) -> TestResult {
     let f = Fixture::new()?;
-    each_gives(&f.s, &[f.receive], &[RECEIVE], &OTHER_DELTAS, KERN_INVALID_VALUE)
+    each_gives(
+        &f.s,
+        &[f.receive],
+        &[RECEIVE],
+        &OTHER_DELTAS,
+        KERN_INVALID_VALUE,
+    )
 }
 
 fn mod_refs_receive_without_receive_right_gives_invalid_right(_: &mut Ctx) -> TestResult {
@@ -165,13 +178,20 @@ fn mod_refs_port_set_minus_one_destroys_port_set(_: &mut Ctx) -> TestResult {
     let set = s.new_port_set()?;
     s.mod_refs(TASK, set, PORT_SET, -1).succeeds()?;
     s.expect_unused(set)?;
-    s.mod_refs(TASK, set, PORT_SET, -1).gives(KERN_INVALID_NAME)?;
+    s.mod_refs(TASK, set, PORT_SET, -1)
+        .gives(KERN_INVALID_NAME)?;
     s.expect_only_task_self()
 }
 
 fn mod_refs_port_set_other_deltas_give_invalid_value(_: &mut Ctx) -> TestResult {
     let f = Fixture::new()?;
-    each_gives(&f.s, &[f.port_set], &[PORT_SET], &OTHER_DELTAS, KERN_INVALID_VALUE)
+    each_gives(
+        &f.s,
+        &[f.port_set],
+        &[PORT_SET],
+        &OTHER_DELTAS,
+        KERN_INVALID_VALUE,
+    )
 }
 
 fn mod_refs_port_set_without_port_set_gives_invalid_right(_: &mut Ctx) -> TestResult {
@@ -190,12 +210,14 @@ fn mod_refs_dead_name_counts_up_to_urefs_max(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
     // In one step.
     let one = s.new_dead_name(1)?;
-    s.mod_refs(TASK, one, DEAD_NAME, (UREFS_MAX - 1) as i32).succeeds()?;
+    s.mod_refs(TASK, one, DEAD_NAME, (UREFS_MAX - 1) as i32)
+        .succeeds()?;
     s.expect_refs(one, DEAD_NAME, UREFS_MAX)?;
     s.expect_type(one, PortType::DEAD_NAME)?;
     // Up the last steps one by one.
     let steps = s.new_dead_name(1)?;
-    s.mod_refs(TASK, steps, DEAD_NAME, (UREFS_MAX - 17) as i32).succeeds()?;
+    s.mod_refs(TASK, steps, DEAD_NAME, (UREFS_MAX - 17) as i32)
+        .succeeds()?;
     for refs in (UREFS_MAX - 15)..=UREFS_MAX {
         s.mod_refs(TASK, steps, DEAD_NAME, 1).succeeds()?;
         s.expect_refs(steps, DEAD_NAME, refs)?;
@@ -209,10 +231,12 @@ fn mod_refs_dead_name_beyond_urefs_max_gives_urefs_overflow(_: &mut Ctx) -> Test
     let one = s.new_dead_name(1)?;
     let before = s.state()?;
     for delta in [1, 2, 0x1_0000, i32::MAX] {
-        s.mod_refs(TASK, full, DEAD_NAME, delta).gives(KERN_UREFS_OVERFLOW)?;
+        s.mod_refs(TASK, full, DEAD_NAME, delta)
+            .gives(KERN_UREFS_OVERFLOW)?;
     }
     for delta in [UREFS_MAX as i32, 0x1_0000, i32::MAX] {
-        s.mod_refs(TASK, one, DEAD_NAME, delta).gives(KERN_UREFS_OVERFLOW)?;
+        s.mod_refs(TASK, one, DEAD_NAME, delta)
+            .gives(KERN_UREFS_OVERFLOW)?;
     }
     s.expect_state(&before, "mod_refs past MACH_PORT_UREFS_MAX")?;
     s.expect_refs(full, DEAD_NAME, UREFS_MAX)?;
@@ -226,13 +250,16 @@ fn mod_refs_dead_name_below_zero_gives_invalid_value(_: &mut Ctx) -> TestResult 
     let full = s.new_dead_name(UREFS_MAX)?;
     let before = s.state()?;
     for delta in [-4, -0x1_0000, i32::MIN] {
-        s.mod_refs(TASK, three, DEAD_NAME, delta).gives(KERN_INVALID_VALUE)?;
+        s.mod_refs(TASK, three, DEAD_NAME, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     for delta in [-2, i32::MIN] {
-        s.mod_refs(TASK, one, DEAD_NAME, delta).gives(KERN_INVALID_VALUE)?;
+        s.mod_refs(TASK, one, DEAD_NAME, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     for delta in [-0x1_0000, i32::MIN] {
-        s.mod_refs(TASK, full, DEAD_NAME, delta).gives(KERN_INVALID_VALUE)?;
+        s.mod_refs(TASK, full, DEAD_NAME, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     s.expect_state(&before, "mod_refs below zero")?;
     s.expect_refs(three, DEAD_NAME, 3)
@@ -242,9 +269,11 @@ fn mod_refs_dead_name_to_zero_frees_the_name(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
     for refs in [1, 3, UREFS_MAX] {
         let name = s.new_dead_name(refs)?;
-        s.mod_refs(TASK, name, DEAD_NAME, -(refs as i32)).succeeds()?;
+        s.mod_refs(TASK, name, DEAD_NAME, -(refs as i32))
+            .succeeds()?;
         s.expect_unused(name)?;
-        s.mod_refs(TASK, name, DEAD_NAME, 1).gives(KERN_INVALID_NAME)?;
+        s.mod_refs(TASK, name, DEAD_NAME, 1)
+            .gives(KERN_INVALID_NAME)?;
     }
     // Down one reference at a time.
     let name = s.new_dead_name(3)?;
@@ -286,25 +315,31 @@ fn mod_refs_send_on_task_self_follows_the_user_reference_rules(_: &mut Ctx) -> T
     s.mod_refs(TASK, TASK, SEND, 2).succeeds()?;
     s.expect_refs(TASK, SEND, 3)?;
     for delta in [-4, -0x1_0000, i32::MIN] {
-        s.mod_refs(TASK, TASK, SEND, delta).gives(KERN_INVALID_VALUE)?;
+        s.mod_refs(TASK, TASK, SEND, delta)
+            .gives(KERN_INVALID_VALUE)?;
         s.expect_refs(TASK, SEND, 3)?;
     }
     for delta in [(UREFS_MAX - 2) as i32, i32::MAX] {
-        s.mod_refs(TASK, TASK, SEND, delta).gives(KERN_UREFS_OVERFLOW)?;
+        s.mod_refs(TASK, TASK, SEND, delta)
+            .gives(KERN_UREFS_OVERFLOW)?;
         s.expect_refs(TASK, SEND, 3)?;
     }
-    s.mod_refs(TASK, TASK, SEND, (UREFS_MAX - 3) as i32).succeeds()?;
+    s.mod_refs(TASK, TASK, SEND, (UREFS_MAX - 3) as i32)
+        .succeeds()?;
     s.expect_refs(TASK, SEND, UREFS_MAX)?;
     s.mod_refs(TASK, TASK, SEND, 1).gives(KERN_UREFS_OVERFLOW)?;
     s.expect_refs(TASK, SEND, UREFS_MAX)?;
-    s.mod_refs(TASK, TASK, SEND, -((UREFS_MAX - 1) as i32)).succeeds()?;
+    s.mod_refs(TASK, TASK, SEND, -((UREFS_MAX - 1) as i32))
+        .succeeds()?;
     s.expect_only_task_self()?;
     // The task name still works.
     let port = s.new_receive()?;
     s.expect_type(port, PortType::RECEIVE)
 }
 
-fn mod_refs_send_to_zero_frees_task_self_and_every_call_gives_invalid_task(_: &mut Ctx) -> TestResult {
+fn mod_refs_send_to_zero_frees_task_self_and_every_call_gives_invalid_task(
+    _: &mut Ctx,
+) -> TestResult {
     let s = TestSpace::open()?;
     let victims = Victims::new(&s)?;
     s.mod_refs(TASK, TASK, SEND, 1).succeeds()?;

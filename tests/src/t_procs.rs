@@ -29,7 +29,9 @@ fn until_exit(peer: &mut Peer) -> TestResult {
     Ok(())
 }
 
-fn child_destroys_its_port_and_the_parent_sees_a_dead_name_with_its_references(_: &mut Ctx) -> TestResult {
+fn child_destroys_its_port_and_the_parent_sees_a_dead_name_with_its_references(
+    _: &mut Ctx,
+) -> TestResult {
     let x = TestSpace::open_as("X (the child's space)")?;
     let mut child = proc::spawn(&[], |peer| {
         let port = x.new_receive()?;
@@ -106,8 +108,10 @@ fn killing_a_child_turns_its_ports_and_its_task_name_into_dead_names(_: &mut Ctx
     // The dead task name as a task.
     a.port_type(tx, alone).gives(KERN_INVALID_TASK)?;
     a.names(tx).gives(KERN_INVALID_TASK)?;
-    a.extract_right(tx, alone, MAKE_SEND).gives(KERN_INVALID_TASK)?;
-    a.insert_right(tx, N2, own, MOVE_RECEIVE).gives(KERN_INVALID_TASK)?;
+    a.extract_right(tx, alone, MAKE_SEND)
+        .gives(KERN_INVALID_TASK)?;
+    a.insert_right(tx, N2, own, MOVE_RECEIVE)
+        .gives(KERN_INVALID_TASK)?;
     a.allocate(tx, RECEIVE).gives(KERN_INVALID_TASK)?;
     a.expect_state_is(&a_want, "calls with the dead task name")
 }
@@ -138,7 +142,8 @@ fn receive_right_moved_into_a_child_is_received_there(_: &mut Ctx) -> TestResult
     child.peer.expect("received")?;
     a.get_refs(tx, N1, SEND).returns(1)?;
     // The parent cannot take back what it gave.
-    a.insert_right(tx, N2, port, MOVE_RECEIVE).gives(KERN_INVALID_RIGHT)?;
+    a.insert_right(tx, N2, port, MOVE_RECEIVE)
+        .gives(KERN_INVALID_RIGHT)?;
     child.peer.send("destroy")?;
     child.peer.expect("destroyed")?;
     a.expect_dead(port, 2)?;
@@ -191,7 +196,9 @@ fn child_reaches_the_parent_space_through_a_task_port_from_the_parent(_: &mut Ct
     a.expect_send(TASK, 1)
 }
 
-fn killing_a_child_holding_rights_to_parent_ports_leaves_the_parent_space_intact(_: &mut Ctx) -> TestResult {
+fn killing_a_child_holding_rights_to_parent_ports_leaves_the_parent_space_intact(
+    _: &mut Ctx,
+) -> TestResult {
     let x = TestSpace::open_as("X (the child's space)")?;
     let mut child = proc::spawn(&[], |peer| {
         peer.send("ready")?;
@@ -216,7 +223,8 @@ fn killing_a_child_holding_rights_to_parent_ports_leaves_the_parent_space_intact
     a.insert_right(tb, N1, q, MAKE_SEND).succeeds()?;
     // A receive right moved into X: A's send right to it will die.
     let moved = a.new_send_receive(2)?;
-    a.insert_right(tx, PortName(0x4d4f_5603), moved, MOVE_RECEIVE).succeeds()?;
+    a.insert_right(tx, PortName(0x4d4f_5603), moved, MOVE_RECEIVE)
+        .succeeds()?;
     a.insert_right(tb, N2, moved, COPY_SEND).succeeds()?;
     a.expect_send_receive(q, 2)?;
     let a_want = a.state()?.with_dead(&[tx, moved])?;

@@ -86,7 +86,8 @@ fn send_receive_at_zero_send_references_keeps_the_receive_right(_: &mut Ctx) -> 
 
 fn send_right_counts_up_to_urefs_max(_: &mut Ctx) -> TestResult {
     let (p, _port) = send_in_b(1)?;
-    p.b.mod_refs(TASK, N1, SEND, (UREFS_MAX - 1) as i32).succeeds()?;
+    p.b.mod_refs(TASK, N1, SEND, (UREFS_MAX - 1) as i32)
+        .succeeds()?;
     p.b.expect_send(N1, UREFS_MAX)?;
     // SEND|RECEIVE, step by step near the top.
     let sr = p.a.new_send_receive(UREFS_MAX - 10)?;
@@ -95,21 +96,27 @@ fn send_right_counts_up_to_urefs_max(_: &mut Ctx) -> TestResult {
         p.a.expect_send_receive(sr, refs)?;
     }
     // Down from the top to zero in one step.
-    p.a.mod_refs(TASK, sr, SEND, -(UREFS_MAX as i32)).succeeds()?;
+    p.a.mod_refs(TASK, sr, SEND, -(UREFS_MAX as i32))
+        .succeeds()?;
     p.a.expect_receive(sr)
 }
 
 fn send_right_beyond_urefs_max_gives_urefs_overflow_and_changes_nothing(_: &mut Ctx) -> TestResult {
     let (p, port) = send_in_b(UREFS_MAX)?;
-    p.a.insert_right(p.tb, N2, p.a.new_receive()?, MAKE_SEND).succeeds()?;
+    p.a.insert_right(p.tb, N2, p.a.new_receive()?, MAKE_SEND)
+        .succeeds()?;
     let sr = p.a.new_send_receive(UREFS_MAX)?;
     let before = p.states()?;
     for delta in [1, 2, 0x1_0000, i32::MAX] {
-        p.b.mod_refs(TASK, N1, SEND, delta).gives(KERN_UREFS_OVERFLOW)?;
-        p.b.mod_refs(TASK, N2, SEND, delta.saturating_add(UREFS_MAX as i32 - 1)).gives(KERN_UREFS_OVERFLOW)?;
-        p.a.mod_refs(TASK, sr, SEND, delta).gives(KERN_UREFS_OVERFLOW)?;
+        p.b.mod_refs(TASK, N1, SEND, delta)
+            .gives(KERN_UREFS_OVERFLOW)?;
+        p.b.mod_refs(TASK, N2, SEND, delta.saturating_add(UREFS_MAX as i32 - 1))
+            .gives(KERN_UREFS_OVERFLOW)?;
+        p.a.mod_refs(TASK, sr, SEND, delta)
+            .gives(KERN_UREFS_OVERFLOW)?;
     }
-    p.b.mod_refs(TASK, N2, SEND, UREFS_MAX as i32).gives(KERN_UREFS_OVERFLOW)?;
+    p.b.mod_refs(TASK, N2, SEND, UREFS_MAX as i32)
+        .gives(KERN_UREFS_OVERFLOW)?;
     p.expect_states(&before, "mod_refs(SEND) past MACH_PORT_UREFS_MAX")?;
     p.b.expect_send(N1, UREFS_MAX)?;
     p.b.expect_send(N2, 1)?;
@@ -122,10 +129,12 @@ fn send_right_below_zero_gives_invalid_value_and_changes_nothing(_: &mut Ctx) ->
     let sr = p.a.new_send_receive(1)?;
     let before = p.states()?;
     for delta in [-4, -0x1_0000, i32::MIN] {
-        p.b.mod_refs(TASK, N1, SEND, delta).gives(KERN_INVALID_VALUE)?;
+        p.b.mod_refs(TASK, N1, SEND, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     for delta in [-2, i32::MIN] {
-        p.a.mod_refs(TASK, sr, SEND, delta).gives(KERN_INVALID_VALUE)?;
+        p.a.mod_refs(TASK, sr, SEND, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     p.expect_states(&before, "mod_refs(SEND) below zero")?;
     p.b.expect_send(N1, 3)
@@ -133,24 +142,35 @@ fn send_right_below_zero_gives_invalid_value_and_changes_nothing(_: &mut Ctx) ->
 
 fn send_right_get_refs_of_other_rights_gives_zero(_: &mut Ctx) -> TestResult {
     let (p, _port) = send_in_b(7)?;
-    for (right, refs) in [(SEND, 7), (RECEIVE, 0), (SEND_ONCE, 0), (PORT_SET, 0), (DEAD_NAME, 0), (LABELH, 0)] {
+    for (right, refs) in [
+        (SEND, 7),
+        (RECEIVE, 0),
+        (SEND_ONCE, 0),
+        (PORT_SET, 0),
+        (DEAD_NAME, 0),
+        (LABELH, 0),
+    ] {
         p.b.get_refs(TASK, N1, right).returns(refs)?;
     }
-    p.b.get_refs(TASK, N1, RIGHT_NUMBER).gives(KERN_INVALID_VALUE)
+    p.b.get_refs(TASK, N1, RIGHT_NUMBER)
+        .gives(KERN_INVALID_VALUE)
 }
 
 fn mod_refs_of_a_right_the_name_does_not_hold_gives_invalid_right(_: &mut Ctx) -> TestResult {
     let (p, port) = send_in_b(2)?;
-    p.a.insert_right(p.tb, N2, port, MAKE_SEND_ONCE).succeeds()?;
+    p.a.insert_right(p.tb, N2, port, MAKE_SEND_ONCE)
+        .succeeds()?;
     let before = p.b.state()?;
     for right in [RECEIVE, SEND_ONCE, PORT_SET, DEAD_NAME, LABELH] {
         for delta in [0, -1, 1] {
-            p.b.mod_refs(TASK, N1, right, delta).gives(KERN_INVALID_RIGHT)?;
+            p.b.mod_refs(TASK, N1, right, delta)
+                .gives(KERN_INVALID_RIGHT)?;
         }
     }
     for right in [SEND, RECEIVE, PORT_SET, DEAD_NAME, LABELH] {
         for delta in [0, -1, 1] {
-            p.b.mod_refs(TASK, N2, right, delta).gives(KERN_INVALID_RIGHT)?;
+            p.b.mod_refs(TASK, N2, right, delta)
+                .gives(KERN_INVALID_RIGHT)?;
         }
     }
     p.b.expect_state(&before, "mod_refs of rights not held")
@@ -169,11 +189,13 @@ fn destroy_send_right_frees_the_name_and_leaves_the_port(_: &mut Ctx) -> TestRes
 fn send_once_right_takes_only_zero_and_minus_one(_: &mut Ctx) -> TestResult {
     let p = Pair::new()?;
     let port = p.a.new_receive()?;
-    p.a.insert_right(p.tb, N1, port, MAKE_SEND_ONCE).succeeds()?;
+    p.a.insert_right(p.tb, N1, port, MAKE_SEND_ONCE)
+        .succeeds()?;
     let before = p.b.state()?;
     p.b.mod_refs(TASK, N1, SEND_ONCE, 0).succeeds()?;
     for delta in [1, -2, 2, i32::MAX, i32::MIN] {
-        p.b.mod_refs(TASK, N1, SEND_ONCE, delta).gives(KERN_INVALID_VALUE)?;
+        p.b.mod_refs(TASK, N1, SEND_ONCE, delta)
+            .gives(KERN_INVALID_VALUE)?;
     }
     p.b.expect_state(&before, "mod_refs(SEND_ONCE) with deltas other than -1")?;
     p.b.expect_send_once(N1)?;
@@ -191,13 +213,17 @@ fn deallocate_send_once_right_destroys_it(_: &mut Ctx) -> TestResult {
     s.expect_unused(so)?;
     s.deallocate(TASK, so).gives(KERN_INVALID_NAME)?;
     s.expect_send_once(other)?;
-    s.expect_only_task_self_and(&sorted(&[(port, PortType::RECEIVE), (other, PortType::SEND_ONCE)]))
+    s.expect_only_task_self_and(&sorted(&[
+        (port, PortType::RECEIVE),
+        (other, PortType::SEND_ONCE),
+    ]))
 }
 
 fn destroy_send_once_right_frees_the_name_and_leaves_the_port(_: &mut Ctx) -> TestResult {
     let p = Pair::new()?;
     let port = p.a.new_receive()?;
-    p.a.insert_right(p.tb, N1, port, MAKE_SEND_ONCE).succeeds()?;
+    p.a.insert_right(p.tb, N1, port, MAKE_SEND_ONCE)
+        .succeeds()?;
     p.a.insert_right(p.tb, N2, port, MAKE_SEND).succeeds()?;
     p.b.destroy(TASK, N1).succeeds()?;
     p.b.expect_unused(N1)?;
@@ -205,7 +231,9 @@ fn destroy_send_once_right_frees_the_name_and_leaves_the_port(_: &mut Ctx) -> Te
     p.a.expect_receive(port)
 }
 
-fn deallocate_send_receive_releases_a_send_reference_then_gives_invalid_right(_: &mut Ctx) -> TestResult {
+fn deallocate_send_receive_releases_a_send_reference_then_gives_invalid_right(
+    _: &mut Ctx,
+) -> TestResult {
     let s = TestSpace::open()?;
     let port = s.new_send_receive(2)?;
     s.deallocate(TASK, port).succeeds()?;

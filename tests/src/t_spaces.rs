@@ -84,7 +84,8 @@ fn closing_a_space_with_many_rights_then_opening_a_new_one_works(ctx: &mut Ctx) 
             2 => s.new_dead_name(1 + i % 7).map(|_| ())?,
             _ => {
                 let right = ALLOCATABLE[(i as usize / 4) % 3];
-                s.allocate_name(TASK, right, PortName(0x8000_0000 + i)).succeeds()?
+                s.allocate_name(TASK, right, PortName(0x8000_0000 + i))
+                    .succeeds()?
             }
         }
     }
@@ -126,7 +127,11 @@ fn many_spaces_can_be_open_at_once(_: &mut Ctx) -> TestResult {
         s.expect_refs(TASK, SEND, 1)?;
     }
     // Close every other one; the rest are untouched.
-    let kept: Vec<(usize, TestSpace)> = spaces.into_iter().enumerate().filter(|(i, _)| i % 2 == 1).collect();
+    let kept: Vec<(usize, TestSpace)> = spaces
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .collect();
     for (i, s) in &kept {
         s.expect_refs(DISTINCT, DEAD_NAME, *i as u32 + 1)?;
     }
@@ -138,7 +143,9 @@ fn reply_port_works_without_the_task_self_right(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
     s.deallocate(TASK, TASK).succeeds()?;
     let port = s.reply_port().succeeds()?;
-    ensure(port.is_valid(), || format!("mach_reply_port gave {port} without the task-self right"))?;
+    ensure(port.is_valid(), || {
+        format!("mach_reply_port gave {port} without the task-self right")
+    })?;
     s.port_type(TASK, port).gives(KERN_INVALID_TASK)
 }
 
@@ -147,10 +154,19 @@ fn module_cannot_be_unloaded_while_a_space_is_open(_: &mut Ctx) -> TestResult {
     // code out from under an open /dev/mach file.
     let s = TestSpace::open()?;
     // SAFETY: delete_module takes a NUL-terminated name and flags.
-    let rc = unsafe { libc::syscall(libc::SYS_delete_module, c"mach_ipc".as_ptr(), libc::O_NONBLOCK) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_delete_module,
+            c"mach_ipc".as_ptr(),
+            libc::O_NONBLOCK,
+        )
+    };
     let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(0);
-    ensure(rc == -1 && (errno == libc::EBUSY || errno == libc::EAGAIN), || {
-        format!("delete_module(mach_ipc) with a space open: expected EBUSY or EAGAIN, got rc {rc}, {}", errno_name(errno))
-    })?;
+    ensure(
+        rc == -1 && (errno == libc::EBUSY || errno == libc::EAGAIN),
+        || {
+            format!("delete_module(mach_ipc) with a space open: expected EBUSY or EAGAIN, got rc {rc}, {}", errno_name(errno))
+        },
+    )?;
     s.expect_only_task_self()
 }

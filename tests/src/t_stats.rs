@@ -15,11 +15,15 @@ pub const TESTS: &[Test] = crate::tests![
 ];
 
 fn stats(s: &TestSpace) -> Result<Stats, String> {
-    s.space().stats().map_err(|e| format!("MACH_IOC_STATS: {e}"))
+    s.space()
+        .stats()
+        .map_err(|e| format!("MACH_IOC_STATS: {e}"))
 }
 
 fn expect_stats(what: &str, want: Stats, got: Stats) -> TestResult {
-    ensure(want == got, || format!("{what}: expected {want:?}, got {got:?}"))
+    ensure(want == got, || {
+        format!("{what}: expected {want:?}, got {got:?}")
+    })
 }
 
 fn stats_count_the_objects_a_space_makes_and_frees(_: &mut Ctx) -> TestResult {
@@ -29,8 +33,17 @@ fn stats_count_the_objects_a_space_makes_and_frees(_: &mut Ctx) -> TestResult {
     let set = s.new_port_set()?;
     let dead = s.new_dead_name(3)?;
     let after = stats(&s)?;
-    let want = Stats { ports: before.ports + 1, port_sets: before.port_sets + 1, names: before.names + 3, ..before };
-    expect_stats("after allocating a port, a port set and a dead name", want, after)?;
+    let want = Stats {
+        ports: before.ports + 1,
+        port_sets: before.port_sets + 1,
+        names: before.names + 3,
+        ..before
+    };
+    expect_stats(
+        "after allocating a port, a port set and a dead name",
+        want,
+        after,
+    )?;
     for name in [receive, set, dead] {
         s.destroy(TASK, name).succeeds()?;
     }
@@ -45,8 +58,14 @@ fn closing_spaces_frees_every_object_they_held(_: &mut Ctx) -> TestResult {
         // included: closing both must free everything, cycles and all.
         let a = TestSpace::open()?;
         let b = TestSpace::open()?;
-        let b_task = a.space().task_for_fd(b.space().as_fd()).map_err(|e| format!("task_for_fd: {e}"))?;
-        let a_task = b.space().task_for_fd(a.space().as_fd()).map_err(|e| format!("task_for_fd: {e}"))?;
+        let b_task = a
+            .space()
+            .task_for_fd(b.space().as_fd())
+            .map_err(|e| format!("task_for_fd: {e}"))?;
+        let a_task = b
+            .space()
+            .task_for_fd(a.space().as_fd())
+            .map_err(|e| format!("task_for_fd: {e}"))?;
         for (x, other_task) in [(&a, b_task), (&b, a_task)] {
             for _ in 0..10 {
                 let port = x.new_receive()?;
@@ -56,14 +75,26 @@ fn closing_spaces_frees_every_object_they_held(_: &mut Ctx) -> TestResult {
                     .extract_right(other_task, other_task, MsgTypeName::COPY_SEND)
                     .map_err(|e| format!("extract_right: {e}"))?;
                 x.space()
-                    .insert_right(other_task, PortName(port.0 ^ 0x5a00_0000), port, MsgTypeName::MAKE_SEND)
+                    .insert_right(
+                        other_task,
+                        PortName(port.0 ^ 0x5a00_0000),
+                        port,
+                        MsgTypeName::MAKE_SEND,
+                    )
                     .map_err(|e| format!("insert_right: {e}"))?;
                 x.space()
-                    .insert_right(other_task, PortName(port.0 ^ 0x3c00_0000), port, MsgTypeName::MAKE_SEND_ONCE)
+                    .insert_right(
+                        other_task,
+                        PortName(port.0 ^ 0x3c00_0000),
+                        port,
+                        MsgTypeName::MAKE_SEND_ONCE,
+                    )
                     .map_err(|e| format!("insert_right: {e}"))?;
             }
         }
-        ensure(stats(&s)?.names > before.names + 60, || "the spaces did not fill up".into())?;
+        ensure(stats(&s)?.names > before.names + 60, || {
+            "the spaces did not fill up".into()
+        })?;
     }
     expect_stats("after closing both spaces", before, stats(&s)?)
 }
@@ -82,7 +113,8 @@ fn fdinfo_shows_the_names_of_the_space_by_right(_: &mut Ctx) -> TestResult {
     let path = format!("/proc/self/fdinfo/{}", s.space().as_raw_fd());
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
     let field = |key: &str| -> Option<String> {
-        text.lines().find_map(|line| line.strip_prefix(key).map(|v| v.trim().to_string()))
+        text.lines()
+            .find_map(|line| line.strip_prefix(key).map(|v| v.trim().to_string()))
     };
     // The task-self send right, the SEND|RECEIVE name, another receive
     // right, a port set and two dead names.
@@ -96,7 +128,9 @@ fn fdinfo_shows_the_names_of_the_space_by_right(_: &mut Ctx) -> TestResult {
         ("mach-dead-name:", "2"),
     ] {
         let got = field(key);
-        ensure(got.as_deref() == Some(want), || format!("{path}: {key} expected {want}, got {got:?} in:\n{text}"))?;
+        ensure(got.as_deref() == Some(want), || {
+            format!("{path}: {key} expected {want}, got {got:?} in:\n{text}")
+        })?;
     }
     Ok(())
 }

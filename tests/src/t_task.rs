@@ -39,14 +39,27 @@ impl Victims {
 /// Every call with `task` gives KERN_INVALID_TASK, whatever its other
 /// arguments: valid ones and ones that would give another error.
 pub fn every_call_gives_invalid_task(s: &TestSpace, task: PortName, v: &Victims) -> TestResult {
-    for right in ALLOCATABLE.into_iter().chain([SEND, PortRight(0xffff_ffff)]) {
+    for right in ALLOCATABLE
+        .into_iter()
+        .chain([SEND, PortRight(0xffff_ffff)])
+    {
         s.allocate(task, right).gives(KERN_INVALID_TASK)?;
     }
     for name in [v.unused, NULL, DEAD, TASK, v.receive] {
-        s.allocate_name(task, RECEIVE, name).gives(KERN_INVALID_TASK)?;
+        s.allocate_name(task, RECEIVE, name)
+            .gives(KERN_INVALID_TASK)?;
     }
-    s.allocate_name(task, SEND_ONCE, v.unused).gives(KERN_INVALID_TASK)?;
-    for name in [v.receive, v.port_set, v.dead_name, TASK, NULL, DEAD, v.unused] {
+    s.allocate_name(task, SEND_ONCE, v.unused)
+        .gives(KERN_INVALID_TASK)?;
+    for name in [
+        v.receive,
+        v.port_set,
+        v.dead_name,
+        TASK,
+        NULL,
+        DEAD,
+        v.unused,
+    ] {
         s.port_type(task, name).gives(KERN_INVALID_TASK)?;
     }
     s.names(task).gives(KERN_INVALID_TASK)?;
@@ -73,12 +86,29 @@ pub fn every_call_gives_invalid_task(s: &TestSpace, task: PortName, v: &Victims)
         (v.receive, LABELH, 0),
         (v.receive, PortRight(0xffff_ffff), 0),
     ] {
-        s.mod_refs(task, name, right, delta).gives(KERN_INVALID_TASK)?;
+        s.mod_refs(task, name, right, delta)
+            .gives(KERN_INVALID_TASK)?;
     }
-    for name in [v.dead_name, v.port_set, v.receive, TASK, NULL, DEAD, v.unused] {
+    for name in [
+        v.dead_name,
+        v.port_set,
+        v.receive,
+        TASK,
+        NULL,
+        DEAD,
+        v.unused,
+    ] {
         s.deallocate(task, name).gives(KERN_INVALID_TASK)?;
     }
-    for name in [v.receive, v.port_set, v.dead_name, TASK, NULL, DEAD, v.unused] {
+    for name in [
+        v.receive,
+        v.port_set,
+        v.dead_name,
+        TASK,
+        NULL,
+        DEAD,
+        v.unused,
+    ] {
         s.destroy(task, name).gives(KERN_INVALID_TASK)?;
     }
     for (name, poly, disposition) in [
@@ -96,7 +126,8 @@ pub fn every_call_gives_invalid_task(s: &TestSpace, task: PortName, v: &Victims)
         (v.unused, v.port_set, MAKE_SEND),
         (v.unused, v.receive, MsgTypeName(0)),
     ] {
-        s.insert_right(task, name, poly, disposition).gives(KERN_INVALID_TASK)?;
+        s.insert_right(task, name, poly, disposition)
+            .gives(KERN_INVALID_TASK)?;
     }
     for (name, disposition) in [
         (v.receive, MOVE_RECEIVE),
@@ -112,7 +143,8 @@ pub fn every_call_gives_invalid_task(s: &TestSpace, task: PortName, v: &Victims)
         (v.port_set, MOVE_RECEIVE),
         (v.receive, MsgTypeName(0)),
     ] {
-        s.extract_right(task, name, disposition).gives(KERN_INVALID_TASK)?;
+        s.extract_right(task, name, disposition)
+            .gives(KERN_INVALID_TASK)?;
     }
     Ok(())
 }

@@ -34,7 +34,10 @@ fn task_for_fd_on_own_fd_gives_task_self_with_one_more_reference(_: &mut Ctx) ->
     s.task_for_fd(s.as_fd()).returns(TASK)?;
     s.expect_send(TASK, 3)?;
     // A duplicate of the descriptor is the same space.
-    let dup = s.as_fd().try_clone_to_owned().map_err(|e| format!("dup: {e}"))?;
+    let dup = s
+        .as_fd()
+        .try_clone_to_owned()
+        .map_err(|e| format!("dup: {e}"))?;
     s.task_for_fd(dup.as_fd()).returns(TASK)?;
     s.expect_only_task_self_and_refs(4, &[])
 }
@@ -44,7 +47,9 @@ fn task_for_fd_on_another_space_gives_a_send_right_to_its_task_port(_: &mut Ctx)
     let b = TestSpace::open_as("B")?;
     let b_before = b.state()?;
     let tb = a.task_for_fd(b.as_fd()).succeeds()?;
-    ensure(tb.is_valid() && tb != TASK, || format!("task_for_fd gave {tb:?}, expected a new name"))?;
+    ensure(tb.is_valid() && tb != TASK, || {
+        format!("task_for_fd gave {tb:?}, expected a new name")
+    })?;
     a.expect_send(tb, 1)?;
     a.expect_only_task_self_and(&[(tb, PortType::SEND)])?;
     b.expect_state(&b_before, "task_for_fd on B's descriptor in A")
@@ -59,7 +64,9 @@ fn task_for_fd_again_adds_a_reference_to_the_same_name(_: &mut Ctx) -> TestResul
     // A third space is another task port.
     let c = TestSpace::open_as("C")?;
     let tc = p.a.task_for(&c)?;
-    ensure(tc != p.tb && tc != TASK, || format!("C's task name {tc:?} is B's or A's own"))?;
+    ensure(tc != p.tb && tc != TASK, || {
+        format!("C's task name {tc:?} is B's or A's own")
+    })?;
     p.a.expect_send(tc, 1)
 }
 
@@ -97,11 +104,13 @@ fn task_name_for_another_space_works_as_its_task_for_every_call(_: &mut Ctx) -> 
     a.deallocate(tb, N1).succeeds()?;
     b.expect_unused(N1)?;
     // insert_right and extract_right: `poly` is always A's, `name` B's.
-    a.insert_right(tb, port, TASK, COPY_SEND).gives(KERN_NAME_EXISTS)?;
+    a.insert_right(tb, port, TASK, COPY_SEND)
+        .gives(KERN_NAME_EXISTS)?;
     let b_send = a.extract_right(tb, port, MAKE_SEND).succeeds()?;
     expect_eq("extract_right(MAKE_SEND) polyPoly", PORT_SEND, b_send.ty)?;
     a.expect_send(b_send.name, 1)?;
-    a.insert_right(tb, port, b_send.name, COPY_SEND).succeeds()?;
+    a.insert_right(tb, port, b_send.name, COPY_SEND)
+        .succeeds()?;
     b.expect_send_receive(port, 1)?;
     a.mod_refs(tb, port, RECEIVE, -1).succeeds()?;
     b.expect_dead(port, 1)?;
@@ -143,7 +152,9 @@ fn task_port_outlives_the_task_self_name_of_its_space(_: &mut Ctx) -> TestResult
     p.b.expect_receive(port)
 }
 
-fn task_for_fd_on_own_fd_after_task_self_is_gone_gives_a_working_task_name(_: &mut Ctx) -> TestResult {
+fn task_for_fd_on_own_fd_after_task_self_is_gone_gives_a_working_task_name(
+    _: &mut Ctx,
+) -> TestResult {
     let s = TestSpace::open()?;
     let port = s.new_receive()?;
     s.destroy(TASK, TASK).succeeds()?;
@@ -170,7 +181,10 @@ fn task_name_for_a_closed_space_is_a_dead_name_and_gives_invalid_task(_: &mut Ct
     a.expect_dead(tb, 2)?;
     let before = a.state()?;
     every_call_gives_invalid_task(&a, tb, &victims)?;
-    a.expect_state(&before, &format!("every call with the dead task name {tb:?}"))?;
+    a.expect_state(
+        &before,
+        &format!("every call with the dead task name {tb:?}"),
+    )?;
     // A dead name like any other.
     a.deallocate(TASK, tb).succeeds()?;
     a.expect_dead(tb, 1)?;
@@ -205,8 +219,14 @@ fn task_for_fd_on_a_file_that_is_not_dev_mach_gives_invalid_argument(_: &mut Ctx
     let before = s.state()?;
     let (read_end, write_end) = proc::pipe()?;
     let null = File::open("/dev/null").map_err(|e| format!("open /dev/null: {e}"))?;
-    let proc_self = File::open("/proc/self/stat").map_err(|e| format!("open /proc/self/stat: {e}"))?;
-    for fd in [read_end.as_fd(), write_end.as_fd(), null.as_fd(), proc_self.as_fd()] {
+    let proc_self =
+        File::open("/proc/self/stat").map_err(|e| format!("open /proc/self/stat: {e}"))?;
+    for fd in [
+        read_end.as_fd(),
+        write_end.as_fd(),
+        null.as_fd(),
+        proc_self.as_fd(),
+    ] {
         s.task_for_fd(fd).gives(KERN_INVALID_ARGUMENT)?;
     }
     s.expect_state(&before, "task_for_fd on descriptors that are not /dev/mach")

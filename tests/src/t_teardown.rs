@@ -19,7 +19,9 @@ fn nth(kind: u32, i: u32) -> PortName {
     PortName(0x5000_0003 | (kind << 24) | (i << 8))
 }
 
-fn closing_a_space_turns_rights_to_its_ports_into_dead_names_and_leaves_the_rest(_: &mut Ctx) -> TestResult {
+fn closing_a_space_turns_rights_to_its_ports_into_dead_names_and_leaves_the_rest(
+    _: &mut Ctx,
+) -> TestResult {
     let a = TestSpace::open_as("A")?;
     let b = TestSpace::open_as("B")?;
     let x = TestSpace::open_as("X (closed)")?;
@@ -72,7 +74,9 @@ fn closing_a_space_turns_rights_to_its_ports_into_dead_names_and_leaves_the_rest
     b.expect_send_receive(qb, 1)
 }
 
-fn closing_a_space_with_hundreds_of_rights_of_every_kind_kills_exactly_its_ports(ctx: &mut Ctx) -> TestResult {
+fn closing_a_space_with_hundreds_of_rights_of_every_kind_kills_exactly_its_ports(
+    ctx: &mut Ctx,
+) -> TestResult {
     const N: u32 = 100;
     let a = TestSpace::open_as("A")?;
     let b = TestSpace::open_as("B")?;
@@ -87,15 +91,18 @@ fn closing_a_space_with_hundreds_of_rights_of_every_kind_kills_exactly_its_ports
         let both = x.new_send_receive(1 + i % 5)?;
         x.insert_right(ta, nth(0, i), alone, MAKE_SEND).succeeds()?;
         x.mod_refs(ta, nth(0, i), SEND, (i % 7) as i32).succeeds()?;
-        x.insert_right(ta, nth(1, i), alone, MAKE_SEND_ONCE).succeeds()?;
+        x.insert_right(ta, nth(1, i), alone, MAKE_SEND_ONCE)
+            .succeeds()?;
         x.insert_right(ta, nth(2, i), both, COPY_SEND).succeeds()?;
-        x.insert_right(tb, nth(3, i), both, MAKE_SEND_ONCE).succeeds()?;
+        x.insert_right(tb, nth(3, i), both, MAKE_SEND_ONCE)
+            .succeeds()?;
         x.insert_right(tb, nth(4, i), alone, MAKE_SEND).succeeds()?;
         dying_a.extend([nth(0, i), nth(1, i), nth(2, i)]);
         dying_b.extend([nth(3, i), nth(4, i)]);
         // Ports of A and B: X holds rights to them.
         let qa = a.new_receive()?;
-        a.insert_right(TASK, nth(5, i), qa, MAKE_SEND_ONCE).succeeds()?;
+        a.insert_right(TASK, nth(5, i), qa, MAKE_SEND_ONCE)
+            .succeeds()?;
         x.extract_right(ta, qa, MAKE_SEND).succeeds()?;
         x.extract_right(ta, qa, MAKE_SEND_ONCE).succeeds()?;
         let qb = b.new_send_receive(2)?;

@@ -75,8 +75,12 @@ impl Fixture {
             sys::MACH_IOC_PORT_MOD_REFS => vec![task, self.dead_name.0, DEAD_NAME.0, 1, 0, 0],
             sys::MACH_IOC_PORT_DEALLOCATE => vec![task, self.dead_name.0, 0, 0],
             sys::MACH_IOC_PORT_DESTROY => vec![task, self.receive.0, 0, 0],
-            sys::MACH_IOC_PORT_INSERT_RIGHT => vec![task, self.receive.0, self.receive.0, MAKE_SEND.0, 0, 0],
-            sys::MACH_IOC_PORT_EXTRACT_RIGHT => vec![task, self.receive.0, MAKE_SEND_ONCE.0, 0, 0, 0],
+            sys::MACH_IOC_PORT_INSERT_RIGHT => {
+                vec![task, self.receive.0, self.receive.0, MAKE_SEND.0, 0, 0]
+            }
+            sys::MACH_IOC_PORT_EXTRACT_RIGHT => {
+                vec![task, self.receive.0, MAKE_SEND_ONCE.0, 0, 0, 0]
+            }
             sys::MACH_IOC_TASK_FOR_FD => vec![self.s.as_raw_fd() as u32, 0, 0, 0],
             // MACH_IOC_API_VERSION, MACH_IOC_REPLY_PORT: all zero.
             _ => vec![0; c.size as usize / 4],
@@ -88,7 +92,10 @@ impl Fixture {
 fn changes_space(c: &Cmd) -> bool {
     !matches!(
         c.cmd,
-        sys::MACH_IOC_API_VERSION | sys::MACH_IOC_PORT_TYPE | sys::MACH_IOC_PORT_NAMES | sys::MACH_IOC_PORT_GET_REFS
+        sys::MACH_IOC_API_VERSION
+            | sys::MACH_IOC_PORT_TYPE
+            | sys::MACH_IOC_PORT_NAMES
+            | sys::MACH_IOC_PORT_GET_REFS
     )
 }
 
@@ -105,7 +112,10 @@ fn os_error(errno: i32) -> Error {
 unsafe fn raw_call(s: &TestSpace, what: &str, cmd: u32, arg: *mut u8) -> Call<()> {
     // SAFETY: Passed on from the caller.
     let r = unsafe { raw::ioctl(s.space(), cmd, arg) };
-    Call::raw(format!("ioctl({what} = {cmd:#010x}, {arg:?})"), r.map_err(os_error))
+    Call::raw(
+        format!("ioctl({what} = {cmd:#010x}, {arg:?})"),
+        r.map_err(os_error),
+    )
 }
 
 /// `ioctl(fd, cmd, &mut arg)` for an argument struct without addresses in it.
@@ -154,7 +164,9 @@ fn raw_commands_with_valid_arguments_succeed(_: &mut Ctx) -> TestResult {
             )?;
         }
         match c.cmd {
-            sys::MACH_IOC_API_VERSION => expect_eq(c.name, sys::MACH_API_VERSION, page.read_word(0))?,
+            sys::MACH_IOC_API_VERSION => {
+                expect_eq(c.name, sys::MACH_API_VERSION, page.read_word(0))?
+            }
             sys::MACH_IOC_REPLY_PORT => {
                 let name = PortName(page.read_word(0));
                 ensure(name.is_valid(), || format!("{}: gave {name:?}", c.name))?;
@@ -167,7 +179,11 @@ fn raw_commands_with_valid_arguments_succeed(_: &mut Ctx) -> TestResult {
             format!(
                 "{}: expected the space {}",
                 c.name,
-                if changes_space(c) { "changed" } else { "unchanged" }
+                if changes_space(c) {
+                    "changed"
+                } else {
+                    "unchanged"
+                }
             )
         })?;
     }
@@ -250,7 +266,10 @@ const RESERVED_VALUES: [u32; 3] = [1, 0x100, 0x8000_0000];
 fn api_version_with_nonzero_reserved_field_gives_einval(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
     for reserved in RESERVED_VALUES {
-        let mut a = sys::ApiVersionArgs { version: 0, reserved };
+        let mut a = sys::ApiVersionArgs {
+            version: 0,
+            reserved,
+        };
         struct_call(
             &s,
             &format!("MACH_IOC_API_VERSION, reserved {reserved:#x}"),
@@ -262,7 +281,9 @@ fn api_version_with_nonzero_reserved_field_gives_einval(_: &mut Ctx) -> TestResu
     Ok(())
 }
 
-fn reply_port_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+fn reply_port_with_nonzero_reserved_field_gives_einval_and_changes_nothing(
+    _: &mut Ctx,
+) -> TestResult {
     let f = Fixture::new()?;
     let before = f.s.state()?;
     for reserved in RESERVED_VALUES {
@@ -294,7 +315,9 @@ fn get_refs_with_nonzero_reserved_field_gives_einval(_: &mut Ctx) -> TestResult 
     Ok(())
 }
 
-fn mod_refs_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+fn mod_refs_with_nonzero_reserved_field_gives_einval_and_changes_nothing(
+    _: &mut Ctx,
+) -> TestResult {
     let f = Fixture::new()?;
     let before = f.s.state()?;
     for reserved in RESERVED_VALUES {
@@ -321,7 +344,9 @@ fn mod_refs_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut
     f.s.expect_state(&before, "MACH_IOC_PORT_MOD_REFS with a reserved field set")
 }
 
-fn deallocate_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+fn deallocate_with_nonzero_reserved_field_gives_einval_and_changes_nothing(
+    _: &mut Ctx,
+) -> TestResult {
     let f = Fixture::new()?;
     let before = f.s.state()?;
     for reserved in RESERVED_VALUES {
@@ -334,7 +359,10 @@ fn deallocate_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &m
         let what = format!("MACH_IOC_PORT_DEALLOCATE, reserved {reserved:#x}");
         struct_call(&f.s, &what, sys::MACH_IOC_PORT_DEALLOCATE, &mut a).errno(libc::EINVAL)?;
     }
-    f.s.expect_state(&before, "MACH_IOC_PORT_DEALLOCATE with a reserved field set")
+    f.s.expect_state(
+        &before,
+        "MACH_IOC_PORT_DEALLOCATE with a reserved field set",
+    )
 }
 
 fn destroy_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
@@ -355,7 +383,9 @@ fn destroy_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut 
     f.s.expect_state(&before, "MACH_IOC_PORT_DESTROY with a reserved field set")
 }
 
-fn insert_right_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+fn insert_right_with_nonzero_reserved_field_gives_einval_and_changes_nothing(
+    _: &mut Ctx,
+) -> TestResult {
     let f = Fixture::new()?;
     let before = f.s.state()?;
     for reserved in RESERVED_VALUES {
@@ -375,13 +405,19 @@ fn insert_right_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: 
             let what = format!(
                 "MACH_IOC_PORT_INSERT_RIGHT {name:?} {poly:?} {disposition:?}, reserved {reserved:#x}"
             );
-            struct_call(&f.s, &what, sys::MACH_IOC_PORT_INSERT_RIGHT, &mut a).errno(libc::EINVAL)?;
+            struct_call(&f.s, &what, sys::MACH_IOC_PORT_INSERT_RIGHT, &mut a)
+                .errno(libc::EINVAL)?;
         }
     }
-    f.s.expect_state(&before, "MACH_IOC_PORT_INSERT_RIGHT with a reserved field set")
+    f.s.expect_state(
+        &before,
+        "MACH_IOC_PORT_INSERT_RIGHT with a reserved field set",
+    )
 }
 
-fn task_for_fd_with_nonzero_reserved_field_gives_einval_and_changes_nothing(_: &mut Ctx) -> TestResult {
+fn task_for_fd_with_nonzero_reserved_field_gives_einval_and_changes_nothing(
+    _: &mut Ctx,
+) -> TestResult {
     let f = Fixture::new()?;
     let other = TestSpace::open()?;
     let before = f.s.state()?;
@@ -459,7 +495,11 @@ fn names_with_too_small_capacity_reports_the_count_and_writes_nothing(_: &mut Ct
     let f = Fixture::new()?;
     for capacity in [1, 2] {
         let (mut names, mut types) = ([SENTINEL; 4], [SENTINEL; 4]);
-        let mut a = names_args(capacity, names.as_mut_ptr() as u64, types.as_mut_ptr() as u64);
+        let mut a = names_args(
+            capacity,
+            names.as_mut_ptr() as u64,
+            types.as_mut_ptr() as u64,
+        );
         // SAFETY: Both arrays are ours, with room for 4 entries.
         unsafe { names_call(&f.s, &mut a) }.succeeds()?;
         expect_eq("kr", sys::KERN_SUCCESS, a.kr)?;
@@ -480,7 +520,11 @@ fn names_with_enough_capacity_fills_both_arrays(_: &mut Ctx) -> TestResult {
     want.sort_by_key(|&(name, _)| name);
     for capacity in [3, 8] {
         let (mut names, mut types) = ([SENTINEL; 8], [SENTINEL; 8]);
-        let mut a = names_args(capacity, names.as_mut_ptr() as u64, types.as_mut_ptr() as u64);
+        let mut a = names_args(
+            capacity,
+            names.as_mut_ptr() as u64,
+            types.as_mut_ptr() as u64,
+        );
         // SAFETY: Both arrays are ours, with room for 8 entries.
         unsafe { names_call(&f.s, &mut a) }.succeeds()?;
         expect_eq("kr", sys::KERN_SUCCESS, a.kr)?;
@@ -490,7 +534,11 @@ fn names_with_enough_capacity_fills_both_arrays(_: &mut Ctx) -> TestResult {
             .zip(&types[..3])
             .map(|(&n, &t)| (PortName(n), PortType(t)))
             .collect();
-        expect_eq(&format!("the arrays with capacity {capacity}"), want.clone(), got)?;
+        expect_eq(
+            &format!("the arrays with capacity {capacity}"),
+            want.clone(),
+            got,
+        )?;
     }
     Ok(())
 }

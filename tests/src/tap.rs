@@ -108,7 +108,11 @@ pub fn run(tests: &[&Test]) -> bool {
                 failed += 1;
                 let mut lines = why.lines();
                 let first = lines.next().unwrap_or("failed");
-                println!("not ok {number} - {} # {}", test.name, directive_safe(first));
+                println!(
+                    "not ok {number} - {} # {}",
+                    test.name,
+                    directive_safe(first)
+                );
                 for line in lines {
                     println!("# {line}");
                 }
@@ -236,7 +240,10 @@ fn run_isolated(test: &Test) -> Report {
             libc::WEXITSTATUS(status)
         ))
     };
-    Report { failure, diagnostics }
+    Report {
+        failure,
+        diagnostics,
+    }
 }
 
 /// The child's side: run the test, send the outcome, leave.

@@ -416,7 +416,12 @@ impl Space {
     pub fn stats(&self) -> io::Result<Stats> {
         let mut a = sys::StatsArgs::default();
         self.call(sys::MACH_IOC_STATS, &mut a)?;
-        Ok(Stats { spaces: a.spaces, ports: a.ports, port_sets: a.port_sets, names: a.names })
+        Ok(Stats {
+            spaces: a.spaces,
+            ports: a.ports,
+            port_sets: a.port_sets,
+            names: a.names,
+        })
     }
 
     /// The caller's name for its own task port (`mach_task_self()`).
@@ -427,7 +432,11 @@ impl Space {
     /// `mach_port_allocate`: a new receive right, port set or dead name,
     /// under a name the kernel chooses.
     pub fn allocate(&self, task: PortName, right: PortRight) -> Result<PortName> {
-        let mut a = sys::PortAllocateArgs { task: task.0, right: right.0, ..Default::default() };
+        let mut a = sys::PortAllocateArgs {
+            task: task.0,
+            right: right.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_ALLOCATE, &mut a)?;
         check(a.kr)?;
         Ok(PortName(a.name))
@@ -435,7 +444,12 @@ impl Space {
 
     /// `mach_port_allocate_name`: the same, under the caller's `name`.
     pub fn allocate_name(&self, task: PortName, right: PortRight, name: PortName) -> Result<()> {
-        let mut a = sys::PortAllocateArgs { task: task.0, right: right.0, name: name.0, kr: 0 };
+        let mut a = sys::PortAllocateArgs {
+            task: task.0,
+            right: right.0,
+            name: name.0,
+            kr: 0,
+        };
         self.call(sys::MACH_IOC_PORT_ALLOCATE_NAME, &mut a)?;
         check(a.kr)
     }
@@ -450,7 +464,11 @@ impl Space {
 
     /// `mach_port_type`: the rights `name` denotes.
     pub fn port_type(&self, task: PortName, name: PortName) -> Result<PortType> {
-        let mut a = sys::PortTypeArgs { task: task.0, name: name.0, ..Default::default() };
+        let mut a = sys::PortTypeArgs {
+            task: task.0,
+            name: name.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_TYPE, &mut a)?;
         check(a.kr)?;
         Ok(PortType(a.ptype))
@@ -466,8 +484,16 @@ impl Space {
             let mut a = sys::PortNamesArgs {
                 task: task.0,
                 capacity,
-                names: if capacity > 0 { names.as_mut_ptr() as u64 } else { 0 },
-                types: if capacity > 0 { types.as_mut_ptr() as u64 } else { 0 },
+                names: if capacity > 0 {
+                    names.as_mut_ptr() as u64
+                } else {
+                    0
+                },
+                types: if capacity > 0 {
+                    types.as_mut_ptr() as u64
+                } else {
+                    0
+                },
                 ..Default::default()
             };
             self.call(sys::MACH_IOC_PORT_NAMES, &mut a)?;
@@ -488,15 +514,32 @@ impl Space {
     /// `mach_port_get_refs`: the user references `name` holds for `right`
     /// (0 when it does not hold that right).
     pub fn get_refs(&self, task: PortName, name: PortName, right: PortRight) -> Result<u32> {
-        let mut a = sys::PortGetRefsArgs { task: task.0, name: name.0, right: right.0, ..Default::default() };
+        let mut a = sys::PortGetRefsArgs {
+            task: task.0,
+            name: name.0,
+            right: right.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_GET_REFS, &mut a)?;
         check(a.kr)?;
         Ok(a.refs)
     }
 
     /// `mach_port_mod_refs`: adds `delta` user references for `right`.
-    pub fn mod_refs(&self, task: PortName, name: PortName, right: PortRight, delta: i32) -> Result<()> {
-        let mut a = sys::PortModRefsArgs { task: task.0, name: name.0, right: right.0, delta, ..Default::default() };
+    pub fn mod_refs(
+        &self,
+        task: PortName,
+        name: PortName,
+        right: PortRight,
+        delta: i32,
+    ) -> Result<()> {
+        let mut a = sys::PortModRefsArgs {
+            task: task.0,
+            name: name.0,
+            right: right.0,
+            delta,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_MOD_REFS, &mut a)?;
         check(a.kr)
     }
@@ -504,15 +547,31 @@ impl Space {
     /// `mach_port_deallocate`: releases one user reference of a send right,
     /// send-once right or dead name (a port set is destroyed, as in XNU).
     pub fn deallocate(&self, task: PortName, name: PortName) -> Result<()> {
-        let mut a = sys::PortNameArgs { task: task.0, name: name.0, ..Default::default() };
+        let mut a = sys::PortNameArgs {
+            task: task.0,
+            name: name.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_DEALLOCATE, &mut a)?;
         check(a.kr)
     }
 
     /// `mach_port_insert_right`: the caller's right `poly`, taken as
     /// `disposition` says, goes into `task`'s space under `name`.
-    pub fn insert_right(&self, task: PortName, name: PortName, poly: PortName, disposition: MsgTypeName) -> Result<()> {
-        let mut a = sys::PortInsertRightArgs { task: task.0, name: name.0, poly: poly.0, poly_poly: disposition.0, ..Default::default() };
+    pub fn insert_right(
+        &self,
+        task: PortName,
+        name: PortName,
+        poly: PortName,
+        disposition: MsgTypeName,
+    ) -> Result<()> {
+        let mut a = sys::PortInsertRightArgs {
+            task: task.0,
+            name: name.0,
+            poly: poly.0,
+            poly_poly: disposition.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_INSERT_RIGHT, &mut a)?;
         check(a.kr)
     }
@@ -521,8 +580,18 @@ impl Space {
     /// as `disposition` says, comes into the caller's space. Returns its
     /// name there (`PortName::DEAD` for a dead right) and its type
     /// (`MsgTypeName::PORT_*`).
-    pub fn extract_right(&self, task: PortName, name: PortName, disposition: MsgTypeName) -> Result<(PortName, MsgTypeName)> {
-        let mut a = sys::PortExtractRightArgs { task: task.0, name: name.0, msgt_name: disposition.0, ..Default::default() };
+    pub fn extract_right(
+        &self,
+        task: PortName,
+        name: PortName,
+        disposition: MsgTypeName,
+    ) -> Result<(PortName, MsgTypeName)> {
+        let mut a = sys::PortExtractRightArgs {
+            task: task.0,
+            name: name.0,
+            msgt_name: disposition.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_EXTRACT_RIGHT, &mut a)?;
         check(a.kr)?;
         Ok((PortName(a.poly), MsgTypeName(a.poly_poly)))
@@ -533,7 +602,10 @@ impl Space {
     /// name in this space. A descriptor that is not `/dev/mach` gives
     /// `KERN_INVALID_ARGUMENT`; one that is not open, `EBADF`.
     pub fn task_for_fd(&self, fd: BorrowedFd<'_>) -> Result<PortName> {
-        let mut a = sys::TaskForFdArgs { fd: fd.as_raw_fd(), ..Default::default() };
+        let mut a = sys::TaskForFdArgs {
+            fd: fd.as_raw_fd(),
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_TASK_FOR_FD, &mut a)?;
         check(a.kr)?;
         Ok(PortName(a.task))
@@ -542,7 +614,10 @@ impl Space {
     /// `task_for_fd` with a raw descriptor number (which may be closed or
     /// not `/dev/mach`: the module checks).
     pub fn task_for_raw_fd(&self, fd: i32) -> Result<PortName> {
-        let mut a = sys::TaskForFdArgs { fd, ..Default::default() };
+        let mut a = sys::TaskForFdArgs {
+            fd,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_TASK_FOR_FD, &mut a)?;
         check(a.kr)?;
         Ok(PortName(a.task))
@@ -550,7 +625,11 @@ impl Space {
 
     /// `mach_port_destroy`: removes every right `name` denotes.
     pub fn destroy(&self, task: PortName, name: PortName) -> Result<()> {
-        let mut a = sys::PortNameArgs { task: task.0, name: name.0, ..Default::default() };
+        let mut a = sys::PortNameArgs {
+            task: task.0,
+            name: name.0,
+            ..Default::default()
+        };
         self.call(sys::MACH_IOC_PORT_DESTROY, &mut a)?;
         check(a.kr)
     }

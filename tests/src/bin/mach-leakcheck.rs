@@ -11,7 +11,12 @@ fn main() -> ExitCode {
     let result = mach::Space::open().and_then(|space| space.stats());
     match result {
         Ok(stats) => {
-            let want = mach::Stats { spaces: 1, ports: 1, port_sets: 0, names: 1 };
+            let want = mach::Stats {
+                spaces: 1,
+                ports: 1,
+                port_sets: 0,
+                names: 1,
+            };
             if stats == want {
                 println!("ok 1 - {name}");
                 println!("# 1 passed, 0 failed");
