@@ -49,19 +49,19 @@ pub(crate) struct Entry {
 
 impl Entry {
     pub(crate) fn receive(right: ReceiveRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_RECEIVE, urefs: 0, object: Object::Port(right.into_port()) }
+        Entry { bits: MACH_PORT_TYPE_RECEIVE, urefs: 0, object: Object::Port(right.into_object()) }
     }
 
     pub(crate) fn send(right: SendRight, urefs: u32) -> Self {
-        Entry { bits: MACH_PORT_TYPE_SEND, urefs, object: Object::Port(right.into_port()) }
+        Entry { bits: MACH_PORT_TYPE_SEND, urefs, object: Object::Port(right.into_object()) }
     }
 
     pub(crate) fn send_once(right: SendOnceRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_SEND_ONCE, urefs: 0, object: Object::Port(right.into_port()) }
+        Entry { bits: MACH_PORT_TYPE_SEND_ONCE, urefs: 0, object: Object::Port(right.into_object()) }
     }
 
     pub(crate) fn port_set(right: PortSetRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_PORT_SET, urefs: 0, object: Object::Set(right.into_set()) }
+        Entry { bits: MACH_PORT_TYPE_PORT_SET, urefs: 0, object: Object::Set(right.into_object()) }
     }
 
     pub(crate) fn dead_name(urefs: u32) -> Self {
@@ -419,9 +419,9 @@ impl NameTable {
     /// A right to a port that died gives KERN_INVALID_CAPABILITY.
     pub(crate) fn copyout(&mut self, name: Option<u32>, right: Carried, peg: bool) -> Result<u32, Refused> {
         let port = match &right {
-            Carried::Receive(receive) => receive.port(),
-            Carried::Send(send) => send.port(),
-            Carried::SendOnce(send_once) => send_once.port(),
+            Carried::Receive(receive) => receive.object(),
+            Carried::Send(send) => send.object(),
+            Carried::SendOnce(send_once) => send_once.object(),
             Carried::Dead => return Err((KernReturn::INVALID_CAPABILITY, right)),
         };
         if !port.is_active() {
@@ -463,11 +463,11 @@ impl NameTable {
                 // The receive right's name gains the send right.
                 entry.bits |= MACH_PORT_TYPE_SEND;
                 entry.urefs = 1;
-                drop(send.into_port());
+                drop(send.into_object());
             }
             Carried::Receive(receive) => {
                 entry.bits |= MACH_PORT_TYPE_RECEIVE;
-                drop(receive.into_port());
+                drop(receive.into_object());
             }
             other => return Err((KernReturn::INVALID_RIGHT, other)),
         }

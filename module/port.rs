@@ -162,32 +162,47 @@ impl Port {
     }
 }
 
+/// The plumbing every right type shares: the object it is a right to, and
+/// handing the right to a name-table entry and back without releasing it
+/// (the entry then releases it when it goes).
+macro_rules! right_type {
+    ($right:ident, $object:ty) => {
+        impl $right {
+            // Not every right type needs it.
+            #[allow(dead_code)]
+            pub(crate) fn object(&self) -> &Arc<$object> {
+                &self.0
+            }
+
+            /// Gives the right up to an entry, without releasing it.
+            pub(crate) fn into_object(self) -> Arc<$object> {
+                let this = core::mem::ManuallyDrop::new(self);
+                // SAFETY: `this` is never used or dropped again, so the `Arc`
+                // is moved out exactly once.
+                unsafe { core::ptr::read(&this.0) }
+            }
+
+            /// Takes over the right an entry held.
+            pub(crate) fn from_entry(object: Arc<$object>) -> Self {
+                Self(object)
+            }
+        }
+    };
+}
+
+right_type!(ReceiveRight, Port);
+right_type!(SendRight, Port);
+right_type!(SendOnceRight, Port);
+right_type!(PortSetRight, PortSet);
+
 /// A receive right outside any name table. Dropping it destroys the port.
 pub(crate) struct ReceiveRight(Arc<Port>);
 
 impl ReceiveRight {
-    pub(crate) fn port(&self) -> &Arc<Port> {
-        &self.0
-    }
-
     /// The right leaves its space (MOVE_RECEIVE).
     pub(crate) fn moved(self) -> Self {
         self.0.receive_moved();
         self
-    }
-
-    /// Gives up the right without destroying the port, for an entry that
-    /// takes it over (the entry then destroys the port when it goes).
-    pub(crate) fn into_port(self) -> Arc<Port> {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is
-        // moved out exactly once.
-        unsafe { core::ptr::read(&this.0) }
-    }
-
-    /// Takes over the receive right an entry held for `port`.
-    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
-        Self(port)
     }
 }
 
@@ -201,23 +216,6 @@ impl Drop for ReceiveRight {
 /// releases it.
 pub(crate) struct SendRight(Arc<Port>);
 
-impl SendRight {
-    pub(crate) fn port(&self) -> &Arc<Port> {
-        &self.0
-    }
-
-    pub(crate) fn into_port(self) -> Arc<Port> {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is
-        // moved out exactly once.
-        unsafe { core::ptr::read(&this.0) }
-    }
-
-    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
-        Self(port)
-    }
-}
-
 impl Drop for SendRight {
     fn drop(&mut self) {
         let mut inner = self.0.inner.lock();
@@ -227,23 +225,6 @@ impl Drop for SendRight {
 
 /// A send-once right outside any name table. Dropping it releases it.
 pub(crate) struct SendOnceRight(Arc<Port>);
-
-impl SendOnceRight {
-    pub(crate) fn port(&self) -> &Arc<Port> {
-        &self.0
-    }
-
-    pub(crate) fn into_port(self) -> Arc<Port> {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is
-        // moved out exactly once.
-        unsafe { core::ptr::read(&this.0) }
-    }
-
-    pub(crate) fn from_entry(port: Arc<Port>) -> Self {
-        Self(port)
-    }
-}
 
 impl Drop for SendOnceRight {
     fn drop(&mut self) {
@@ -285,19 +266,6 @@ impl PortSet {
 
 /// The right to a port set. Dropping it destroys the set.
 pub(crate) struct PortSetRight(Arc<PortSet>);
-
-impl PortSetRight {
-    pub(crate) fn into_set(self) -> Arc<PortSet> {
-        let this = core::mem::ManuallyDrop::new(self);
-        // SAFETY: `this` is never used or dropped again, so the `Arc` is
-        // moved out exactly once.
-        unsafe { core::ptr::read(&this.0) }
-    }
-
-    pub(crate) fn from_entry(set: Arc<PortSet>) -> Self {
-        Self(set)
-    }
-}
 
 impl Drop for PortSetRight {
     fn drop(&mut self) {
