@@ -204,6 +204,8 @@ pub(crate) struct NameTable {
     count: u32,
     /// Freed names whose index may be reused, most recent last.
     free: KVec<u32>,
+    /// The name freed last, which the kernel never picks next.
+    last_freed: u32,
     next_index: u32,
 }
 
@@ -218,6 +220,7 @@ impl NameTable {
             reverse: RBTree::new(),
             count: 0,
             free: KVec::new(),
+            last_freed: MACH_PORT_NULL,
             next_index: 1,
         }
     }
@@ -251,19 +254,28 @@ impl NameTable {
         self.reverse.get(&port.key()).copied()
     }
 
-    /// Picks an unused name for a new entry.
+    /// Whether the kernel may pick `name` for a new entry.
+    fn can_pick(&self, name: u32) -> bool {
+        mach_port_valid(name) && name != self.last_freed && !self.is_used(name)
+    }
+
+    /// Picks a name for a new entry: a freed index with its next unused
+    /// generation, else a fresh index. Never the name freed last.
     fn pick_name(&mut self) -> Option<u32> {
         while let Some(old) = self.free.pop() {
-            let gen = ((old & 0xff) + GENERATION_STEP) & 0xff;
-            let name = (old & !0xff) | gen;
-            if mach_port_valid(name) && !self.is_used(name) {
-                return Some(name);
+            let mut name = old;
+            // Each generation of the index once, at the most.
+            for _ in 0..(0x100 / GENERATION_STEP) {
+                name = (name & !0xff) | ((name + GENERATION_STEP) & 0xff);
+                if self.can_pick(name) {
+                    return Some(name);
+                }
             }
         }
         while self.next_index <= MAX_INDEX {
             let name = (self.next_index << 8) | FIRST_GENERATION;
             self.next_index += 1;
-            if !self.is_used(name) {
+            if self.can_pick(name) {
                 return Some(name);
             }
         }
@@ -341,6 +353,7 @@ impl NameTable {
     pub(crate) fn remove(&mut self, name: u32) -> Option<Entry> {
         let entry = self.entries.remove(&name)?;
         self.count -= 1;
+        self.last_freed = name;
         stats::add_names(-1);
         if entry.in_reverse() {
             if let Some(port) = entry.port() {
