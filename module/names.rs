@@ -266,7 +266,7 @@ impl NameTable {
             let mut name = old;
             // Each generation of the index once, at the most.
             for _ in 0..(0x100 / GENERATION_STEP) {
-                name = (name & !0xff) | ((name + GENERATION_STEP) & 0xff);
+                name = (name & !0xff) | (((name & 0xff) + GENERATION_STEP) & 0xff);
                 if self.can_pick(name) {
                     return Some(name);
                 }

@@ -21,6 +21,7 @@ pub const TESTS: &[Test] = crate::tests![
     allocate_name_accepts_any_other_name,
     allocate_name_with_a_used_index_and_another_generation_is_a_new_name,
     reply_port_gives_a_receive_right,
+    allocate_after_freeing_the_highest_names_gives_valid_names,
 ];
 
 /// A new right of kind `right`: valid, not the task-self name, of the right
@@ -308,4 +309,27 @@ fn reply_port_gives_a_receive_right(_: &mut Ctx) -> TestResult {
         }
     }
     s.expect_only_task_self()
+}
+
+fn allocate_after_freeing_the_highest_names_gives_valid_names(_: &mut Ctx) -> TestResult {
+    // A freed name's index comes back with a later generation: for the
+    // names at the top of the range that must neither overflow nor wrap to
+    // MACH_PORT_DEAD or MACH_PORT_NULL.
+    let s = TestSpace::open()?;
+    let high = [0xffff_fffe, 0xffff_fffb, 0xffff_ff03, 0xffff_ff00, 0x0000_00ff, 0x0000_0001];
+    for &name in &high {
+        s.allocate_name(TASK, DEAD_NAME, PortName(name)).succeeds()?;
+    }
+    for &name in &high {
+        s.destroy(TASK, PortName(name)).succeeds()?;
+    }
+    let mut seen = Vec::new();
+    for _ in 0..(high.len() * 70) {
+        let name = s.allocate(TASK, DEAD_NAME).succeeds()?;
+        ensure(name.is_valid() && !seen.contains(&name), || {
+            format!("allocate gave {name} after {} allocations (seen before or invalid)", seen.len())
+        })?;
+        seen.push(name);
+    }
+    Ok(())
 }
