@@ -10,6 +10,7 @@ use crate::abi;
 pub(crate) struct KernReturn(pub(crate) i32);
 
 impl KernReturn {
+    pub(crate) const FAILURE: Self = Self(abi::KERN_FAILURE);
     pub(crate) const NO_SPACE: Self = Self(abi::KERN_NO_SPACE);
     pub(crate) const RESOURCE_SHORTAGE: Self = Self(abi::KERN_RESOURCE_SHORTAGE);
     pub(crate) const NAME_EXISTS: Self = Self(abi::KERN_NAME_EXISTS);

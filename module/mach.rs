@@ -50,7 +50,9 @@ use kernel::{
 
 #[path = "../uapi/src/abi.rs"]
 mod abi;
+mod ipc;
 mod kern;
+mod msg;
 mod names;
 mod port;
 mod space;
@@ -73,6 +75,8 @@ struct MachModule {
 
 impl kernel::InPlaceModule for MachModule {
     fn init(_module: &'static ThisModule) -> impl PinInit<Self, Error> {
+        // SAFETY: Module init runs once, before `/dev/mach` exists.
+        unsafe { msg::init() };
         pr_info!("Mach IPC on /dev/mach, ABI version {}\n", abi::MACH_API_VERSION);
         try_pin_init!(Self {
             _device <- MiscDeviceRegistration::register(MiscDeviceOptions { name: c"mach" }),

@@ -368,6 +368,35 @@ impl NameTable {
         Some(entry)
     }
 
+    /// Checks, without changing anything, that `copyin(name, disposition)`
+    /// would succeed; returns the port it would take a right to (`None` for
+    /// a dead name, which arrives as MACH_PORT_DEAD), and the user
+    /// references of a send right.
+    pub(crate) fn peek(&mut self, name: u32, disposition: u32) -> KResult<(Option<Arc<Port>>, u32)> {
+        let entry = self.lookup(name)?;
+        let needs = match disposition {
+            MACH_MSG_TYPE_MAKE_SEND | MACH_MSG_TYPE_MAKE_SEND_ONCE | MACH_MSG_TYPE_MOVE_RECEIVE => {
+                MACH_PORT_TYPE_RECEIVE
+            }
+            MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MOVE_SEND => MACH_PORT_TYPE_SEND,
+            MACH_MSG_TYPE_MOVE_SEND_ONCE => MACH_PORT_TYPE_SEND_ONCE,
+            _ => return Err(KernReturn::INVALID_VALUE),
+        };
+        match entry.port() {
+            Some(port) if entry.bits & needs != 0 => Ok((Some(port.clone()), entry.urefs)),
+            None if entry.bits & MACH_PORT_TYPE_DEAD_NAME != 0
+                && matches!(
+                    disposition,
+                    MACH_MSG_TYPE_MOVE_SEND | MACH_MSG_TYPE_COPY_SEND | MACH_MSG_TYPE_MOVE_SEND_ONCE
+                ) =>
+            {
+                Ok((None, entry.urefs))
+            }
+            _ => Err(KernReturn::INVALID_RIGHT),
+        }
+    }
+
+
     /// Takes a right out of the space, as `disposition` (a
     /// `MACH_MSG_TYPE_*` value) says: Mach's copy-in. A dead name taken as
     /// a send or send-once right gives [`Carried::Dead`] (a move consumes

@@ -2,15 +2,21 @@
 
 //! Ports, port sets, and the rights to them as owned values.
 
+use crate::abi::MACH_PORT_QLIMIT_DEFAULT;
+use crate::msg::{self, Message, MsgQueue};
 use crate::space::Space;
 use crate::stats::{self, Live};
 use kernel::{
+    new_condvar,
     new_spinlock,
     prelude::*,
     sync::{
         Arc,
+        CondVar,
+        CondVarTimeoutResult,
         SpinLock, //
     },
+    time::Jiffies,
 };
 
 /// What a port stands for besides being a message queue.
@@ -36,6 +42,41 @@ pub(crate) struct PortInner {
     pub(crate) sorights: u32,
     /// Make-send count: send rights made from the receive right.
     pub(crate) mscount: u32,
+    /// Queued messages, oldest first.
+    pub(crate) queue: MsgQueue,
+    /// Queue limit for messages sent through send rights.
+    pub(crate) qlimit: u32,
+    /// Places in the queue promised to senders that waited for room and
+    /// are copying their rights in.
+    reserved: u32,
+    /// Sequence number of the next message received.
+    pub(crate) seqno: u32,
+    /// Bumped whenever the receive right leaves its space, so that a
+    /// receiver blocked on the old name notices.
+    pub(crate) generation: u32,
+    /// While the receive right travels in a queued message: the port that
+    /// message is queued on (for the circularity check).
+    transit: Option<Arc<Port>>,
+    /// Threads blocked in [`Port::wait_message`] and [`Port::reserve`].
+    receivers_waiting: u32,
+    senders_waiting: u32,
+}
+
+/// Why a wait for a message or for room in a queue ended without one.
+pub(crate) enum WaitError {
+    TimedOut,
+    /// A signal is pending: the call is restarted or reports an interrupt.
+    Interrupted,
+    /// The port died or its receive right moved (receivers only).
+    Changed,
+}
+
+/// How long a wait may last.
+#[derive(Clone, Copy)]
+pub(crate) enum Deadline {
+    Forever,
+    /// The jiffies left; 0 polls.
+    Within(Jiffies),
 }
 
 /// A Mach port.
@@ -54,6 +95,12 @@ pub(crate) struct PortInner {
 pub(crate) struct Port {
     #[pin]
     pub(crate) inner: SpinLock<PortInner>,
+    /// Receivers wait here for a message.
+    #[pin]
+    receivers: CondVar,
+    /// Senders wait here for room in the queue.
+    #[pin]
+    senders: CondVar,
     _live: Live<{ stats::PORTS }>,
 }
 
@@ -68,9 +115,19 @@ impl Port {
                         srights: 0,
                         sorights: 0,
                         mscount: 0,
+                        queue: MsgQueue::new(),
+                        qlimit: MACH_PORT_QLIMIT_DEFAULT,
+                        reserved: 0,
+                        seqno: 0,
+                        generation: 0,
+                        transit: None,
+                        receivers_waiting: 0,
+                        senders_waiting: 0,
                     },
                     "Port::inner"
                 ),
+                receivers <- new_condvar!("Port::receivers"),
+                senders <- new_condvar!("Port::senders"),
                 _live: Live::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -103,6 +160,12 @@ impl Port {
             PortKind::Task(space) => space.take(),
             PortKind::Normal => None,
         }
+    }
+
+    /// Whether this is a task port (the kernel holds its receive right and
+    /// serves no messages on it).
+    pub(crate) fn is_task(&self) -> bool {
+        matches!(self.inner.lock().kind, PortKind::Task(_))
     }
 
     /// The space this port is the task port of, if it is one and the space
@@ -149,16 +212,254 @@ impl Port {
     }
 
     /// The receive right leaves its space: the make-send count starts over
-    /// (Mach resets it whenever the receive right moves).
+    /// (Mach resets it whenever the receive right moves), and receivers
+    /// blocked on the old name wake up to find the port changed.
     fn receive_moved(&self) {
-        self.inner.lock().mscount = 0;
+        let mut inner = self.inner.lock();
+        inner.mscount = 0;
+        inner.generation = inner.generation.wrapping_add(1);
+        if inner.receivers_waiting > 0 {
+            self.receivers.notify_all();
+        }
     }
 
-    /// Destroys the port: the receive right is gone.
+    /// Destroys the port: the receive right is gone. Its queued messages are
+    /// destroyed (through [`msg::bury`], so that a chain of ports whose
+    /// receive rights sit in each other's queues is not destroyed by
+    /// recursion), and every waiter wakes up.
     fn destroy(&self) {
+        let (queue, transit) = {
+            let mut inner = self.inner.lock();
+            inner.active = false;
+            inner.mscount = 0;
+            if inner.receivers_waiting > 0 {
+                self.receivers.notify_all();
+            }
+            if inner.senders_waiting > 0 {
+                self.senders.notify_all();
+            }
+            (inner.queue.take(), inner.transit.take())
+        };
+        msg::bury(queue);
+        drop(transit);
+    }
+
+    /// The generation of the receive right (see [`PortInner::generation`]).
+    pub(crate) fn generation(&self) -> u32 {
+        self.inner.lock().generation
+    }
+
+    /// The port a message holding this port's receive right is queued on.
+    pub(crate) fn transit(&self) -> Option<Arc<Port>> {
+        self.inner.lock().transit.clone()
+    }
+
+    /// Records (or clears) where this port's receive right travels. Returns
+    /// the previous value, for the caller to drop after the lock.
+    pub(crate) fn set_transit(&self, to: Option<Arc<Port>>) -> Option<Arc<Port>> {
+        core::mem::replace(&mut self.inner.lock().transit, to)
+    }
+
+    /// Waits until a message sent through a send right fits in the queue,
+    /// and reserves its place. `Ok(None)` when the port is dead (the message
+    /// will be destroyed on arrival; no place is needed).
+    pub(crate) fn reserve(self: &Arc<Self>, deadline: Deadline) -> Result<Option<Reservation>, WaitError> {
         let mut inner = self.inner.lock();
-        inner.active = false;
-        inner.mscount = 0;
+        let mut left = deadline;
+        loop {
+            if !inner.active {
+                return Ok(None);
+            }
+            if inner.queue.len() + inner.reserved < inner.qlimit {
+                inner.reserved += 1;
+                return Ok(Some(Reservation(self.clone())));
+            }
+            let jiffies = match left {
+                Deadline::Within(0) => return Err(self.sender_gives_up(&mut inner, WaitError::TimedOut)),
+                Deadline::Within(jiffies) => jiffies,
+                Deadline::Forever => Jiffies::MAX,
+            };
+            inner.senders_waiting += 1;
+            let woken = self.senders.wait_interruptible_timeout(&mut inner, jiffies);
+            inner.senders_waiting -= 1;
+            match woken {
+                CondVarTimeoutResult::Timeout => left = Deadline::Within(0),
+                CondVarTimeoutResult::Signal { .. } => {
+                    return Err(self.sender_gives_up(&mut inner, WaitError::Interrupted))
+                }
+                CondVarTimeoutResult::Woken { jiffies } => {
+                    if let Deadline::Within(_) = left {
+                        left = Deadline::Within(jiffies);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A sender leaves without its place: if there is room, another waiting
+    /// sender may have it (it may have been woken for this one).
+    fn sender_gives_up(&self, inner: &mut PortInner, why: WaitError) -> WaitError {
+        if inner.senders_waiting > 0 && inner.queue.len() + inner.reserved < inner.qlimit {
+            self.senders.notify_one();
+        }
+        why
+    }
+
+    /// Queues a message, using a place reserved by [`Port::reserve`] if it
+    /// has one. Returns the message back if the port is dead: the caller
+    /// destroys it (after this lock is gone).
+    pub(crate) fn enqueue(&self, message: KBox<Message>, reservation: Option<Reservation>) -> Option<KBox<Message>> {
+        let mut inner = self.inner.lock();
+        if let Some(reservation) = reservation {
+            inner.reserved = inner.reserved.saturating_sub(1);
+            reservation.defuse();
+        }
+        if !inner.active {
+            return Some(message);
+        }
+        inner.queue.push(message);
+        if inner.receivers_waiting > 0 {
+            self.receivers.notify_one();
+        }
+        None
+    }
+
+    /// Waits for a message and takes it off the queue. `max_size` is what
+    /// the receiver has room for, `trailer` the trailer it asked for:
+    /// a message that does not fit is left queued if `large`
+    /// ([`Dequeued::TooLarge`]) and taken off to be destroyed otherwise.
+    /// `generation` is the receive right's generation when the receiver
+    /// looked its name up: if it moved since, the wait ends.
+    pub(crate) fn wait_message(
+        &self,
+        generation: u32,
+        deadline: Deadline,
+        max_size: u32,
+        trailer: u32,
+        large: bool,
+    ) -> Result<Dequeued, WaitError> {
+        let mut inner = self.inner.lock();
+        let mut left = deadline;
+        loop {
+            if !inner.active || inner.generation != generation {
+                return Err(WaitError::Changed);
+            }
+            if let Some(size) = inner.queue.front_size() {
+                let fits = u64::from(size) + u64::from(trailer) <= u64::from(max_size);
+                if !fits && large {
+                    return Ok(Dequeued::TooLarge(size));
+                }
+                let Some(message) = inner.queue.pop() else {
+                    continue;
+                };
+                let seqno = inner.seqno;
+                inner.seqno = inner.seqno.wrapping_add(1);
+                if inner.senders_waiting > 0 {
+                    self.senders.notify_one();
+                }
+                if inner.receivers_waiting > 0 && inner.queue.front_size().is_some() {
+                    self.receivers.notify_one();
+                }
+                return Ok(if fits {
+                    Dequeued::Message(message, seqno)
+                } else {
+                    Dequeued::Destroyed(message, seqno)
+                });
+            }
+            let jiffies = match left {
+                Deadline::Within(0) => return Err(WaitError::TimedOut),
+                Deadline::Within(jiffies) => jiffies,
+                Deadline::Forever => Jiffies::MAX,
+            };
+            inner.receivers_waiting += 1;
+            let woken = self.receivers.wait_interruptible_timeout(&mut inner, jiffies);
+            inner.receivers_waiting -= 1;
+            match woken {
+                CondVarTimeoutResult::Timeout => left = Deadline::Within(0),
+                CondVarTimeoutResult::Signal { .. } => {
+                    // Another receiver may have been meant to get the message
+                    // this one was woken for.
+                    if inner.receivers_waiting > 0 && inner.queue.front_size().is_some() {
+                        self.receivers.notify_one();
+                    }
+                    return Err(WaitError::Interrupted);
+                }
+                CondVarTimeoutResult::Woken { jiffies } => {
+                    if let Deadline::Within(_) = left {
+                        left = Deadline::Within(jiffies);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The queue limit.
+    pub(crate) fn qlimit(&self) -> u32 {
+        self.inner.lock().qlimit
+    }
+
+    /// Sets the queue limit; raising it lets blocked senders in.
+    pub(crate) fn set_qlimit(&self, qlimit: u32) {
+        let mut inner = self.inner.lock();
+        inner.qlimit = qlimit;
+        if inner.senders_waiting > 0 {
+            self.senders.notify_all();
+        }
+    }
+
+    /// `mach_port_status_t` of the port (the set name is filled in by the
+    /// caller).
+    pub(crate) fn status(&self) -> [u32; 10] {
+        let inner = self.inner.lock();
+        [
+            0,
+            inner.seqno,
+            inner.mscount,
+            inner.qlimit,
+            inner.queue.len(),
+            inner.sorights,
+            u32::from(inner.srights > 0),
+            0,
+            0,
+            0,
+        ]
+    }
+}
+
+/// What [`Port::wait_message`] took off the queue.
+pub(crate) enum Dequeued {
+    /// A message for the receiver, with its sequence number.
+    Message(KBox<Message>, u32),
+    /// A message too large for the receiver, to be destroyed.
+    Destroyed(KBox<Message>, u32),
+    /// The first message is this large and stays queued (MACH_RCV_LARGE).
+    TooLarge(u32),
+}
+
+/// A place in a port's queue, promised to a sender by [`Port::reserve`].
+/// Dropping it unused gives the place back.
+pub(crate) struct Reservation(Arc<Port>);
+
+impl Reservation {
+    /// The place was used (the caller holds the port's lock and has
+    /// accounted for it).
+    fn defuse(self) {
+        let this = core::mem::ManuallyDrop::new(self);
+        // SAFETY: `this` is never used or dropped again, so the `Arc` is
+        // moved out exactly once. The caller holds another reference to the
+        // port, so dropping this one frees nothing under its lock.
+        drop(unsafe { core::ptr::read(&this.0) });
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let port = &self.0;
+        let mut inner = port.inner.lock();
+        inner.reserved = inner.reserved.saturating_sub(1);
+        if inner.senders_waiting > 0 {
+            port.senders.notify_one();
+        }
     }
 }
 
@@ -225,6 +526,13 @@ impl Drop for SendRight {
 
 /// A send-once right outside any name table. Dropping it releases it.
 pub(crate) struct SendOnceRight(Arc<Port>);
+
+impl SendOnceRight {
+    /// The right is used up by the message it carried.
+    pub(crate) fn consume(self) {
+        drop(self);
+    }
+}
 
 impl Drop for SendOnceRight {
     fn drop(&mut self) {

@@ -66,7 +66,7 @@ impl Drop for ModuleRef {
 pub(crate) struct SpaceInner {
     /// Set when the file is released; nothing is inserted afterwards.
     dead: bool,
-    names: NameTable,
+    pub(crate) names: NameTable,
 }
 
 /// An IPC space: the port names of one Mach task.
@@ -88,7 +88,7 @@ pub(crate) struct Space {
 /// Runs one ioctl whose argument is a `T` read from and written back to
 /// `arg`. `op` returns the value to write back. The whole struct is read
 /// once; reserved fields are checked by `op`.
-fn with_args<T: FromBytes + AsBytes>(arg: usize, op: impl FnOnce(T) -> Result<T>) -> Result<isize> {
+pub(crate) fn with_args<T: FromBytes + AsBytes>(arg: usize, op: impl FnOnce(T) -> Result<T>) -> Result<isize> {
     let (mut reader, mut writer) = UserSlice::new(UserPtr::from_addr(arg), size_of::<T>()).reader_writer();
     let args = reader.read::<T>()?;
     let out = op(args)?;
@@ -98,11 +98,11 @@ fn with_args<T: FromBytes + AsBytes>(arg: usize, op: impl FnOnce(T) -> Result<T>
 
 /// Checks that the argument struct can be written back before an operation
 /// that changes the space, so that a failed call changes nothing.
-fn probe_writable<T: AsBytes>(arg: usize, args: &T) -> Result {
+pub(crate) fn probe_writable<T: AsBytes>(arg: usize, args: &T) -> Result {
     UserSlice::new(UserPtr::from_addr(arg), size_of::<T>()).writer().write(args)
 }
 
-fn reserved_zero(value: u32) -> Result {
+pub(crate) fn reserved_zero(value: u32) -> Result {
     if value == 0 {
         Ok(())
     } else {
@@ -150,7 +150,7 @@ impl Space {
 
     /// Locks the space for a Mach operation: KERN_INVALID_TASK once it has
     /// closed (another space may still hold a task-port reference to it).
-    fn lock_live(&self) -> KResult<kernel::sync::MutexGuard<'_, SpaceInner>> {
+    pub(crate) fn lock_live(&self) -> KResult<kernel::sync::MutexGuard<'_, SpaceInner>> {
         let inner = self.inner.lock();
         if inner.dead {
             return Err(KernReturn::INVALID_TASK);
@@ -160,7 +160,7 @@ impl Space {
 
     /// The space `task` names in this space: `task` must denote a send right
     /// to the task port of an open space.
-    fn task_space(&self, task: u32) -> KResult<Arc<Space>> {
+    pub(crate) fn task_space(&self, task: u32) -> KResult<Arc<Space>> {
         let port = {
             let mut inner = self.inner.lock();
             match inner.names.get(task) {
@@ -535,12 +535,15 @@ impl MiscDevice for Space {
     fn ioctl(space: ArcBorrow<'_, Space>, file: &File, cmd: u32, arg: usize) -> Result<isize> {
         match cmd {
             MACH_IOC_STATS => with_args(arg, |a: StatsArgs| {
-                if a.reserved != [0; 4] {
+                if a.reserved != [0; 2] {
                     return Err(EINVAL);
                 }
-                let [spaces, ports, port_sets, names] = stats::snapshot();
-                Ok(StatsArgs { spaces, ports, port_sets, names, reserved: [0; 4] })
+                let [spaces, ports, port_sets, names, messages, message_bytes] = stats::snapshot();
+                Ok(StatsArgs { spaces, ports, port_sets, names, messages, message_bytes, reserved: [0; 2] })
             }),
+            MACH_IOC_MSG => space.ioctl_msg(arg),
+            MACH_IOC_PORT_GET_ATTRIBUTES => space.ioctl_attributes(arg, false),
+            MACH_IOC_PORT_SET_ATTRIBUTES => space.ioctl_attributes(arg, true),
             MACH_IOC_API_VERSION => with_args(arg, |mut a: ApiVersionArgs| {
                 reserved_zero(a.reserved)?;
                 a.version = MACH_API_VERSION;

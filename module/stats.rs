@@ -12,8 +12,11 @@ pub(crate) const SPACES: usize = 0;
 pub(crate) const PORTS: usize = 1;
 pub(crate) const PORT_SETS: usize = 2;
 pub(crate) const NAMES: usize = 3;
+pub(crate) const MESSAGES: usize = 4;
+pub(crate) const MESSAGE_BYTES: usize = 5;
 
-static LIVE: [Atomic<i64>; 4] = [Atomic::new(0), Atomic::new(0), Atomic::new(0), Atomic::new(0)];
+static LIVE: [Atomic<i64>; 6] =
+    [Atomic::new(0), Atomic::new(0), Atomic::new(0), Atomic::new(0), Atomic::new(0), Atomic::new(0)];
 
 /// A token held by each live object of kind `K`: counted when made,
 /// uncounted when dropped with its object.
@@ -38,7 +41,12 @@ pub(crate) fn add_names(delta: i64) {
     LIVE[NAMES].add(delta, Relaxed);
 }
 
+/// Adds `delta` bytes held by messages.
+pub(crate) fn add_message_bytes(delta: i64) {
+    LIVE[MESSAGE_BYTES].add(delta, Relaxed);
+}
+
 /// The current counts, in the order of the constants above.
-pub(crate) fn snapshot() -> [u64; 4] {
+pub(crate) fn snapshot() -> [u64; 6] {
     LIVE.each_ref().map(|count| count.load(Relaxed).max(0) as u64)
 }

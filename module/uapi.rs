@@ -33,4 +33,6 @@ plain_struct!(
     PortExtractRightArgs,
     TaskForFdArgs,
     StatsArgs,
+    MsgArgs,
+    PortAttributesArgs,
 );

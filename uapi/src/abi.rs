@@ -180,6 +180,181 @@ pub const fn mach_msg_type_port_any(disposition: u32) -> bool {
 }
 
 // ---------------------------------------------------------------------------
+// Messages (XNU osfmk/mach/message.h, LP64 user layouts).
+
+pub type MachMsgReturn = i32;
+
+pub const MACH_MSGH_BITS_REMOTE_MASK: u32 = 0x0000_001f;
+pub const MACH_MSGH_BITS_LOCAL_MASK: u32 = 0x0000_1f00;
+pub const MACH_MSGH_BITS_VOUCHER_MASK: u32 = 0x001f_0000;
+pub const MACH_MSGH_BITS_PORTS_MASK: u32 =
+    MACH_MSGH_BITS_REMOTE_MASK | MACH_MSGH_BITS_LOCAL_MASK | MACH_MSGH_BITS_VOUCHER_MASK;
+pub const MACH_MSGH_BITS_COMPLEX: u32 = 0x8000_0000;
+pub const MACH_MSGH_BITS_USER: u32 = 0x801f_1f1f;
+
+pub const fn mach_msgh_bits(remote: u32, local: u32) -> u32 {
+    remote | (local << 8)
+}
+pub const fn mach_msgh_bits_remote(bits: u32) -> u32 {
+    bits & MACH_MSGH_BITS_REMOTE_MASK
+}
+pub const fn mach_msgh_bits_local(bits: u32) -> u32 {
+    (bits & MACH_MSGH_BITS_LOCAL_MASK) >> 8
+}
+pub const fn mach_msgh_bits_voucher(bits: u32) -> u32 {
+    (bits & MACH_MSGH_BITS_VOUCHER_MASK) >> 16
+}
+/// The dispositions a header may use for its remote and local (reply) port.
+pub const fn mach_msg_type_port_any_send(disposition: u32) -> bool {
+    disposition >= MACH_MSG_TYPE_MOVE_SEND && disposition <= MACH_MSG_TYPE_MAKE_SEND_ONCE
+}
+
+// mach_msg options.
+pub const MACH_MSG_OPTION_NONE: u32 = 0;
+pub const MACH_SEND_MSG: u32 = 0x1;
+pub const MACH_RCV_MSG: u32 = 0x2;
+pub const MACH_RCV_LARGE: u32 = 0x4;
+pub const MACH_RCV_LARGE_IDENTITY: u32 = 0x8;
+pub const MACH_SEND_TIMEOUT: u32 = 0x10;
+pub const MACH_SEND_OVERRIDE: u32 = 0x20;
+pub const MACH_SEND_INTERRUPT: u32 = 0x40;
+pub const MACH_SEND_NOTIFY: u32 = 0x80;
+pub const MACH_RCV_TIMEOUT: u32 = 0x100;
+pub const MACH_RCV_NOTIFY: u32 = 0x200;
+pub const MACH_RCV_INTERRUPT: u32 = 0x400;
+pub const MACH_RCV_VOUCHER: u32 = 0x800;
+pub const MACH_SEND_ALWAYS: u32 = 0x10000;
+pub const MACH_SEND_TRAILER: u32 = 0x20000;
+pub const MACH_SEND_NOIMPORTANCE: u32 = 0x40000;
+pub const MACH_SEND_SYNC_OVERRIDE: u32 = 0x100000;
+pub const MACH_SEND_PROPAGATE_QOS: u32 = 0x200000;
+pub const MACH_RCV_SYNC_WAIT: u32 = 0x4000;
+pub const MACH_RCV_SYNC_PEEK: u32 = 0x8000;
+
+pub const MACH_MSG_TIMEOUT_NONE: u32 = 0;
+
+// Trailers.
+pub const MACH_MSG_TRAILER_FORMAT_0: u32 = 0;
+pub const MACH_RCV_TRAILER_NULL: u32 = 0;
+pub const MACH_RCV_TRAILER_SEQNO: u32 = 1;
+pub const MACH_RCV_TRAILER_SENDER: u32 = 2;
+pub const MACH_RCV_TRAILER_AUDIT: u32 = 3;
+pub const MACH_RCV_TRAILER_CTX: u32 = 4;
+pub const MACH_RCV_TRAILER_AV: u32 = 7;
+pub const MACH_RCV_TRAILER_LABELS: u32 = 8;
+pub const MACH_RCV_TRAILER_MASK: u32 = 0xff << 24;
+pub const fn mach_rcv_trailer_type(x: u32) -> u32 {
+    (x & 0xf) << 28
+}
+pub const fn mach_rcv_trailer_elements(x: u32) -> u32 {
+    (x & 0xf) << 24
+}
+pub const fn get_rcv_elements(option: u32) -> u32 {
+    (option >> 24) & 0xf
+}
+/// Bytes of trailer a receive with `option` asks for (XNU's
+/// `REQUESTED_TRAILER_SIZE`).
+pub const fn requested_trailer_size(option: u32) -> u32 {
+    match get_rcv_elements(option) {
+        MACH_RCV_TRAILER_NULL => 8,
+        MACH_RCV_TRAILER_SEQNO => 12,
+        MACH_RCV_TRAILER_SENDER => 20,
+        MACH_RCV_TRAILER_AUDIT => 52,
+        MACH_RCV_TRAILER_CTX => 60,
+        MACH_RCV_TRAILER_AV => 68,
+        _ => MAX_TRAILER_SIZE,
+    }
+}
+pub const MAX_TRAILER_SIZE: u32 = 68;
+
+// Descriptors.
+pub const MACH_MSG_PORT_DESCRIPTOR: u32 = 0;
+pub const MACH_MSG_OOL_DESCRIPTOR: u32 = 1;
+pub const MACH_MSG_OOL_PORTS_DESCRIPTOR: u32 = 2;
+pub const MACH_MSG_OOL_VOLATILE_DESCRIPTOR: u32 = 3;
+pub const MACH_MSG_GUARDED_PORT_DESCRIPTOR: u32 = 4;
+pub const MACH_MSG_PHYSICAL_COPY: u32 = 0;
+pub const MACH_MSG_VIRTUAL_COPY: u32 = 1;
+pub const MACH_MSG_ALLOCATE: u32 = 2;
+pub const MACH_MSG_OVERWRITE: u32 = 3;
+
+/// Sizes of the user structures (packed to 4 bytes, as XNU's).
+pub const MACH_MSG_HEADER_SIZE: u32 = 24;
+pub const MACH_MSG_BODY_SIZE: u32 = 4;
+pub const MACH_MSG_PORT_DESCRIPTOR_SIZE: u32 = 12;
+pub const MACH_MSG_OOL_DESCRIPTOR_SIZE: u32 = 16;
+
+// mach_msg_return_t values.
+pub const MACH_MSG_SUCCESS: MachMsgReturn = 0;
+pub const MACH_MSG_MASK: MachMsgReturn = 0x3e00;
+pub const MACH_MSG_IPC_SPACE: MachMsgReturn = 0x2000;
+pub const MACH_MSG_VM_SPACE: MachMsgReturn = 0x1000;
+pub const MACH_MSG_IPC_KERNEL: MachMsgReturn = 0x800;
+pub const MACH_MSG_VM_KERNEL: MachMsgReturn = 0x400;
+pub const MACH_SEND_IN_PROGRESS: MachMsgReturn = 0x1000_0001;
+pub const MACH_SEND_INVALID_DATA: MachMsgReturn = 0x1000_0002;
+pub const MACH_SEND_INVALID_DEST: MachMsgReturn = 0x1000_0003;
+pub const MACH_SEND_TIMED_OUT: MachMsgReturn = 0x1000_0004;
+pub const MACH_SEND_INVALID_VOUCHER: MachMsgReturn = 0x1000_0005;
+pub const MACH_SEND_INTERRUPTED: MachMsgReturn = 0x1000_0007;
+pub const MACH_SEND_MSG_TOO_SMALL: MachMsgReturn = 0x1000_0008;
+pub const MACH_SEND_INVALID_REPLY: MachMsgReturn = 0x1000_0009;
+pub const MACH_SEND_INVALID_RIGHT: MachMsgReturn = 0x1000_000a;
+pub const MACH_SEND_INVALID_NOTIFY: MachMsgReturn = 0x1000_000b;
+pub const MACH_SEND_INVALID_MEMORY: MachMsgReturn = 0x1000_000c;
+pub const MACH_SEND_NO_BUFFER: MachMsgReturn = 0x1000_000d;
+pub const MACH_SEND_TOO_LARGE: MachMsgReturn = 0x1000_000e;
+pub const MACH_SEND_INVALID_TYPE: MachMsgReturn = 0x1000_000f;
+pub const MACH_SEND_INVALID_HEADER: MachMsgReturn = 0x1000_0010;
+pub const MACH_SEND_INVALID_TRAILER: MachMsgReturn = 0x1000_0011;
+pub const MACH_SEND_INVALID_CONTEXT: MachMsgReturn = 0x1000_0012;
+pub const MACH_SEND_INVALID_RT_OOL_SIZE: MachMsgReturn = 0x1000_0015;
+pub const MACH_SEND_NO_GRANT_DEST: MachMsgReturn = 0x1000_0016;
+pub const MACH_SEND_MSG_FILTERED: MachMsgReturn = 0x1000_0017;
+pub const MACH_RCV_IN_PROGRESS: MachMsgReturn = 0x1000_4001;
+pub const MACH_RCV_INVALID_NAME: MachMsgReturn = 0x1000_4002;
+pub const MACH_RCV_TIMED_OUT: MachMsgReturn = 0x1000_4003;
+pub const MACH_RCV_TOO_LARGE: MachMsgReturn = 0x1000_4004;
+pub const MACH_RCV_INTERRUPTED: MachMsgReturn = 0x1000_4005;
+pub const MACH_RCV_PORT_CHANGED: MachMsgReturn = 0x1000_4006;
+pub const MACH_RCV_INVALID_NOTIFY: MachMsgReturn = 0x1000_4007;
+pub const MACH_RCV_INVALID_DATA: MachMsgReturn = 0x1000_4008;
+pub const MACH_RCV_PORT_DIED: MachMsgReturn = 0x1000_4009;
+pub const MACH_RCV_IN_SET: MachMsgReturn = 0x1000_400a;
+pub const MACH_RCV_HEADER_ERROR: MachMsgReturn = 0x1000_400b;
+pub const MACH_RCV_BODY_ERROR: MachMsgReturn = 0x1000_400c;
+pub const MACH_RCV_INVALID_TYPE: MachMsgReturn = 0x1000_400d;
+pub const MACH_RCV_SCATTER_SMALL: MachMsgReturn = 0x1000_400e;
+pub const MACH_RCV_INVALID_TRAILER: MachMsgReturn = 0x1000_400f;
+pub const MACH_RCV_IN_PROGRESS_TIMED: MachMsgReturn = 0x1000_4011;
+pub const MACH_RCV_INVALID_REPLY: MachMsgReturn = 0x1000_4012;
+
+// Port attributes (mach_port_get_attributes / mach_port_set_attributes).
+pub const MACH_PORT_LIMITS_INFO: u32 = 1;
+pub const MACH_PORT_RECEIVE_STATUS: u32 = 2;
+pub const MACH_PORT_DNREQUESTS_SIZE: u32 = 3;
+pub const MACH_PORT_LIMITS_INFO_COUNT: u32 = 1;
+pub const MACH_PORT_RECEIVE_STATUS_COUNT: u32 = 10;
+pub const MACH_PORT_DNREQUESTS_SIZE_COUNT: u32 = 1;
+/// The most `natural_t` words an attribute flavor has.
+pub const MACH_PORT_INFO_MAX: u32 = 10;
+
+// ---------------------------------------------------------------------------
+// Limits of this implementation for messages.
+
+/// The largest message (header and inline body, without trailer) one send
+/// may carry: MACH_SEND_TOO_LARGE above it.
+pub const MACH_MSG_SIZE_MAX: u32 = 1 << 20;
+/// The largest out-of-line region one descriptor may carry:
+/// MACH_SEND_TOO_LARGE above it.
+pub const MACH_MSG_OOL_SIZE_MAX: u32 = 1 << 28;
+/// The most out-of-line bytes one message may carry in total.
+pub const MACH_MSG_OOL_TOTAL_MAX: u64 = 1 << 28;
+/// The most port rights one message may carry in all its descriptors and
+/// out-of-line port arrays: MACH_SEND_TOO_LARGE above it.
+pub const MACH_MSG_RIGHTS_MAX: u32 = 1 << 16;
+
+// ---------------------------------------------------------------------------
 // Limits of this implementation.
 
 /// The most names one IPC space can hold, its task-self name included.
@@ -192,7 +367,7 @@ pub const MACH_TASK_SELF_NAME: MachPortName = 0x103;
 
 /// The version of this ABI, answered by `MACH_IOC_API_VERSION`. It grows
 /// when a command is added; existing commands never change.
-pub const MACH_API_VERSION: u32 = 2;
+pub const MACH_API_VERSION: u32 = 3;
 
 // ---------------------------------------------------------------------------
 // Ioctl numbers, encoded as asm-generic's `_IOWR('M', nr, T)` (x86_64, arm64).
@@ -370,7 +545,45 @@ pub struct StatsArgs {
     pub port_sets: u64,
     /// Names in all spaces.
     pub names: u64,
-    pub reserved: [u64; 4],
+    /// Messages queued on ports, and the bytes they hold (inline and
+    /// out-of-line).
+    pub messages: u64,
+    pub message_bytes: u64,
+    pub reserved: [u64; 2],
+}
+
+/// `MACH_IOC_MSG`: `mach_msg`. `msg` is the address of the message buffer;
+/// the other fields are `mach_msg`'s arguments. `mr` is out. When a send
+/// has completed and the receive that follows is interrupted, `option` is
+/// written back without `MACH_SEND_MSG`, so that a restarted call only
+/// receives.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MsgArgs {
+    pub msg: u64,
+    pub option: u32,
+    pub send_size: u32,
+    pub rcv_size: u32,
+    pub rcv_name: MachPortName,
+    pub timeout: u32,
+    pub notify: MachPortName,
+    pub mr: MachMsgReturn,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_GET_ATTRIBUTES` / `MACH_IOC_PORT_SET_ATTRIBUTES`: `count`
+/// is the number of `u32` words of `info` in use (in: the caller's capacity
+/// for get, the words given for set; out: the words written for get).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortAttributesArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub flavor: u32,
+    pub count: u32,
+    pub info: [u32; 10],
+    pub kr: KernReturnT,
+    pub reserved: u32,
 }
 
 pub const MACH_IOC_API_VERSION: u32 = mach_iowr::<ApiVersionArgs>(0x01);
@@ -387,6 +600,9 @@ pub const MACH_IOC_PORT_INSERT_RIGHT: u32 = mach_iowr::<PortInsertRightArgs>(0x1
 pub const MACH_IOC_PORT_EXTRACT_RIGHT: u32 = mach_iowr::<PortExtractRightArgs>(0x19);
 pub const MACH_IOC_TASK_FOR_FD: u32 = mach_iowr::<TaskForFdArgs>(0x1a);
 pub const MACH_IOC_STATS: u32 = mach_iowr::<StatsArgs>(0x03);
+pub const MACH_IOC_PORT_GET_ATTRIBUTES: u32 = mach_iowr::<PortAttributesArgs>(0x1b);
+pub const MACH_IOC_PORT_SET_ATTRIBUTES: u32 = mach_iowr::<PortAttributesArgs>(0x1c);
+pub const MACH_IOC_MSG: u32 = mach_iowr::<MsgArgs>(0x20);
 
 // ---------------------------------------------------------------------------
 // Layout checks: the same numbers are asserted in uapi/include/mach/mach_ioctl.h.
@@ -424,6 +640,16 @@ const _: () = {
     assert!(offset_of!(TaskForFdArgs, kr) == 8);
     assert!(size_of::<StatsArgs>() == 64);
     assert!(offset_of!(StatsArgs, names) == 24);
+    assert!(offset_of!(StatsArgs, messages) == 32);
+    assert!(offset_of!(StatsArgs, message_bytes) == 40);
+    assert!(size_of::<MsgArgs>() == 40);
+    assert!(offset_of!(MsgArgs, option) == 8);
+    assert!(offset_of!(MsgArgs, rcv_name) == 20);
+    assert!(offset_of!(MsgArgs, notify) == 28);
+    assert!(offset_of!(MsgArgs, mr) == 32);
+    assert!(size_of::<PortAttributesArgs>() == 64);
+    assert!(offset_of!(PortAttributesArgs, info) == 16);
+    assert!(offset_of!(PortAttributesArgs, kr) == 56);
     assert!(MACH_IOC_API_VERSION == 0xc008_4d01);
     assert!(MACH_IOC_PORT_NAMES == 0xc020_4d13);
 };
