@@ -267,6 +267,11 @@ pub fn spawn(close: &[RawFd], body: impl FnOnce(&mut Peer) -> TestResult) -> Res
 }
 
 impl Child {
+    /// The child's process id (for signals and /proc).
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
     fn reap(&mut self) -> Result<libc::c_int, String> {
         loop {
             let mut status = 0;

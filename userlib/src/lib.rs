@@ -41,6 +41,49 @@
 //! assert_eq!(client.port_type(me, send)?, PortType::DEAD_NAME);
 //! # Ok::<(), mach::Error>(())
 //! ```
+//!
+//! # Messages
+//!
+//! `mach_msg` comes in three layers:
+//!
+//! - [`Message`], [`Space::send`], [`Space::receive`] and
+//!   [`Space::send_receive`]: messages as values. A message has an id, a
+//!   destination and a reply port with their dispositions, inline bytes and
+//!   descriptors (port rights, out-of-line bytes, out-of-line port arrays);
+//!   a [`Received`] one has the names the rights arrived under, the
+//!   out-of-line bytes (copied, their mapping freed, unless asked to keep
+//!   it) and the trailer (sequence number, sender's uid/gid, audit token
+//!   with its pid). Failures are [`Error::Msg`] with the exact
+//!   [`MsgReturn`].
+//! - [`Space::mach_msg`] on a [`MsgBuffer`], an aligned byte buffer with
+//!   field accessors, for any message layout and option.
+//! - [`Space::mach_msg_raw`] on a raw pointer (unsafe).
+//!
+//! All of them apply macOS's signal rule: a send or receive that a signal
+//! handler interrupts is restarted (without repeating a completed send)
+//! unless `MACH_SEND_INTERRUPT` / `MACH_RCV_INTERRUPT` asks for
+//! `MACH_SEND_INTERRUPTED` / `MACH_RCV_INTERRUPTED` (the `interrupt`
+//! fields of [`SendOptions`] and [`RecvOptions`]).
+//!
+//! ```no_run
+//! use mach::{Message, MsgTypeName, PortRight, RecvOptions, SendOptions, Space};
+//!
+//! let space = Space::open()?;
+//! let task = space.task_self();
+//! let port = space.allocate(task, PortRight::RECEIVE)?;
+//! let msg = Message::new(port, MsgTypeName::MAKE_SEND)
+//!     .id(100)
+//!     .data(&b"ping"[..]);
+//! space.send(&msg, SendOptions::default())?;
+//! let got = space.receive(port, RecvOptions { timeout: Some(1000), ..Default::default() })?;
+//! assert_eq!((got.id, &got.data[..]), (100, &b"ping"[..]));
+//! println!("from pid {}", got.trailer.audit.unwrap().pid());
+//! # Ok::<(), mach::Error>(())
+//! ```
+//!
+//! Queue limits and a receive right's state: [`Space::qlimit`],
+//! [`Space::set_qlimit`], [`Space::receive_status`] (and the raw
+//! [`Space::get_attributes`], [`Space::set_attributes`]).
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -50,11 +93,22 @@ use std::os::unix::fs::OpenOptionsExt;
 
 pub use mach_uapi as sys;
 
+mod message;
+mod msg;
+
+pub use message::{
+    AuditToken, Descriptor, Message, OolData, OolMapping, Received, ReceivedDescriptor,
+    RecvOptions, SecurityToken, SendOptions, Trailer, TrailerElements,
+};
+pub use msg::{MsgBuffer, MsgHeader, MsgReturn, LIBRARY_OPTIONS};
+
 /// The path of the device the module registers.
 pub const DEVICE_PATH: &str = "/dev/mach";
 
-/// A name in an IPC space (`mach_port_name_t`).
+/// A name in an IPC space (`mach_port_name_t`). `repr(transparent)`: a
+/// `[PortName]` is an array of `u32` names.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[repr(transparent)]
 pub struct PortName(pub u32);
 
 impl PortName {
@@ -145,7 +199,9 @@ impl fmt::Debug for MsgTypeName {
             sys::MACH_MSG_TYPE_COPY_SEND => "COPY_SEND",
             sys::MACH_MSG_TYPE_MAKE_SEND => "MAKE_SEND",
             sys::MACH_MSG_TYPE_MAKE_SEND_ONCE => "MAKE_SEND_ONCE",
+            sys::MACH_MSG_TYPE_COPY_RECEIVE => "COPY_RECEIVE",
             sys::MACH_MSG_TYPE_PORT_NONE => "PORT_NONE",
+            sys::MACH_MSG_TYPE_PORT_NAME => "PORT_NAME",
             other => return write!(f, "MsgTypeName({other})"),
         };
         f.write_str(name)
@@ -283,6 +339,9 @@ impl std::error::Error for KernReturn {}
 pub enum Error {
     /// The module answered with this Mach result.
     Kern(KernReturn),
+    /// A message call ([`Space::send`], [`Space::receive`],
+    /// [`Space::send_receive`]) answered with this `mach_msg_return_t`.
+    Msg(MsgReturn),
     /// The ioctl itself failed (EFAULT, EINVAL, ENOTTY, ...).
     Os(io::Error),
 }
@@ -292,15 +351,23 @@ impl Error {
     pub fn kern(&self) -> Option<KernReturn> {
         match self {
             Error::Kern(kr) => Some(*kr),
-            Error::Os(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The `mach_msg_return_t`, if this is one.
+    pub fn msg(&self) -> Option<MsgReturn> {
+        match self {
+            Error::Msg(mr) => Some(*mr),
+            _ => None,
         }
     }
 
     /// The errno, if the ioctl itself failed.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Kern(_) => None,
             Error::Os(e) => e.raw_os_error(),
+            _ => None,
         }
     }
 }
@@ -309,6 +376,7 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Kern(kr) => write!(f, "{kr}"),
+            Error::Msg(mr) => write!(f, "{mr}"),
             Error::Os(e) => write!(f, "/dev/mach: {e}"),
         }
     }
@@ -328,9 +396,21 @@ impl From<KernReturn> for Error {
     }
 }
 
+impl From<MsgReturn> for Error {
+    fn from(mr: MsgReturn) -> Self {
+        Error::Msg(mr)
+    }
+}
+
 impl PartialEq<KernReturn> for Error {
     fn eq(&self, other: &KernReturn) -> bool {
         self.kern() == Some(*other)
+    }
+}
+
+impl PartialEq<MsgReturn> for Error {
+    fn eq(&self, other: &MsgReturn) -> bool {
+        self.msg() == Some(*other)
     }
 }
 
@@ -372,6 +452,35 @@ pub struct Stats {
     pub port_sets: u64,
     /// Names in all spaces.
     pub names: u64,
+    /// Messages queued on all ports.
+    pub messages: u64,
+    /// The bytes those messages hold, inline and out-of-line.
+    pub message_bytes: u64,
+}
+
+/// The state of a receive right (`mach_port_status_t`,
+/// [`Space::receive_status`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortStatus {
+    /// The port set holding the port (0: none).
+    pub pset: u32,
+    /// The sequence number the next message dequeued gets.
+    pub seqno: u32,
+    /// The make-send count.
+    pub mscount: u32,
+    /// The queue limit.
+    pub qlimit: u32,
+    /// Messages in the queue.
+    pub msgcount: u32,
+    /// Send-once rights to the port.
+    pub sorights: u32,
+    /// Whether any send right exists.
+    pub srights: bool,
+    /// Whether a port-deleted notification is requested.
+    pub pdrequest: bool,
+    /// Whether a no-senders notification is requested.
+    pub nsrequest: bool,
+    pub flags: u32,
 }
 
 /// One Mach IPC space: an open `/dev/mach` file. Closing it (dropping the
@@ -421,6 +530,8 @@ impl Space {
             ports: a.ports,
             port_sets: a.port_sets,
             names: a.names,
+            messages: a.messages,
+            message_bytes: a.message_bytes,
         })
     }
 
@@ -621,6 +732,98 @@ impl Space {
         self.call(sys::MACH_IOC_TASK_FOR_FD, &mut a)?;
         check(a.kr)?;
         Ok(PortName(a.task))
+    }
+
+    /// `mach_port_get_attributes`: the `flavor` attributes of the receive
+    /// right `name` (`sys::MACH_PORT_LIMITS_INFO`,
+    /// `sys::MACH_PORT_RECEIVE_STATUS`, `sys::MACH_PORT_DNREQUESTS_SIZE`).
+    /// `count` is the room the caller offers, in 32-bit words (at most
+    /// `sys::MACH_PORT_INFO_MAX` are used; too little gives
+    /// `KERN_FAILURE`). Returns the words the module wrote.
+    pub fn get_attributes(
+        &self,
+        task: PortName,
+        name: PortName,
+        flavor: u32,
+        count: u32,
+    ) -> Result<Vec<u32>> {
+        let mut a = sys::PortAttributesArgs {
+            task: task.0,
+            name: name.0,
+            flavor,
+            count: count.min(sys::MACH_PORT_INFO_MAX),
+            ..Default::default()
+        };
+        self.call(sys::MACH_IOC_PORT_GET_ATTRIBUTES, &mut a)?;
+        check(a.kr)?;
+        let n = (a.count as usize).min(a.info.len());
+        Ok(a.info[..n].to_vec())
+    }
+
+    /// `mach_port_set_attributes`: sets the `flavor` attributes of the
+    /// receive right `name` from `info` (only `sys::MACH_PORT_LIMITS_INFO`
+    /// is settable; at most `sys::MACH_PORT_INFO_MAX` words are passed).
+    pub fn set_attributes(
+        &self,
+        task: PortName,
+        name: PortName,
+        flavor: u32,
+        info: &[u32],
+    ) -> Result<()> {
+        let n = info.len().min(sys::MACH_PORT_INFO_MAX as usize);
+        let mut a = sys::PortAttributesArgs {
+            task: task.0,
+            name: name.0,
+            flavor,
+            count: n as u32,
+            ..Default::default()
+        };
+        a.info[..n].copy_from_slice(&info[..n]);
+        self.call(sys::MACH_IOC_PORT_SET_ATTRIBUTES, &mut a)?;
+        check(a.kr)
+    }
+
+    /// The queue limit of the receive right `name`: how many messages its
+    /// queue holds before a sender through a send right waits
+    /// (`MACH_PORT_LIMITS_INFO`; 5 by default).
+    pub fn qlimit(&self, task: PortName, name: PortName) -> Result<u32> {
+        let info = self.get_attributes(
+            task,
+            name,
+            sys::MACH_PORT_LIMITS_INFO,
+            sys::MACH_PORT_LIMITS_INFO_COUNT,
+        )?;
+        Ok(info.first().copied().unwrap_or(0))
+    }
+
+    /// Sets the queue limit of the receive right `name` (0 ..=
+    /// `sys::MACH_PORT_QLIMIT_MAX`, else `KERN_INVALID_VALUE`); raising it
+    /// wakes waiting senders.
+    pub fn set_qlimit(&self, task: PortName, name: PortName, limit: u32) -> Result<()> {
+        self.set_attributes(task, name, sys::MACH_PORT_LIMITS_INFO, &[limit])
+    }
+
+    /// `MACH_PORT_RECEIVE_STATUS` of the receive right `name`.
+    pub fn receive_status(&self, task: PortName, name: PortName) -> Result<PortStatus> {
+        let info = self.get_attributes(
+            task,
+            name,
+            sys::MACH_PORT_RECEIVE_STATUS,
+            sys::MACH_PORT_RECEIVE_STATUS_COUNT,
+        )?;
+        let w = |i: usize| info.get(i).copied().unwrap_or(0);
+        Ok(PortStatus {
+            pset: w(0),
+            seqno: w(1),
+            mscount: w(2),
+            qlimit: w(3),
+            msgcount: w(4),
+            sorights: w(5),
+            srights: w(6) != 0,
+            pdrequest: w(7) != 0,
+            nsrequest: w(8) != 0,
+            flags: w(9),
+        })
     }
 
     /// `mach_port_destroy`: removes every right `name` denotes.

@@ -9,7 +9,8 @@
  * returns 0, or -1 with errno for a transport error (ENOTTY for an unknown
  * command, EINVAL for a non-zero reserved field or a names call with a
  * non-zero capacity and a null array, EFAULT for an unreadable or
- * unwritable address). Reserved fields must be zero.
+ * unwritable address, EINTR for a MACH_IOC_MSG a signal interrupted).
+ * Reserved fields must be zero.
  *
  * Most programs want <mach/mach.h> and libmach.a instead.
  */
@@ -21,13 +22,31 @@
 #include <linux/ioctl.h>
 
 /* The version of this ABI, answered by MACH_IOC_API_VERSION. */
-#define MACH_API_VERSION        2
+#define MACH_API_VERSION        3
 
 /* The name of every space's send right to its own task (mach_task_self()). */
 #define MACH_TASK_SELF_NAME     0x103u
 
 /* The most names one space can hold, the task-self name included. */
 #define MACH_SPACE_MAX_NAMES    (1u << 18)
+
+/*
+ * Limits of this implementation for messages; beyond each, a send gives
+ * MACH_SEND_TOO_LARGE. MACH_MSG_SIZE_LIMIT is abi.rs's MACH_MSG_SIZE_MAX,
+ * renamed here because <mach/message.h> has XNU's MACH_MSG_SIZE_MAX
+ * (~0, "no fixed upper bound").
+ */
+/* The largest message one send may carry: header and inline body, no trailer. */
+#define MACH_MSG_SIZE_LIMIT     (1u << 20)
+/* The largest out-of-line region one descriptor may carry. */
+#define MACH_MSG_OOL_SIZE_MAX   (1u << 28)
+/* The most out-of-line bytes one message may carry in total. */
+#define MACH_MSG_OOL_TOTAL_MAX  (1ull << 28)
+/* The most port rights one message may carry (descriptors and OOL arrays). */
+#define MACH_MSG_RIGHTS_MAX     (1u << 16)
+
+/* The most 32-bit words a port attribute flavor has (the size of info[]). */
+#define MACH_PORT_INFO_MAX      10
 
 #define MACH_IOC_MAGIC          'M'
 
@@ -139,13 +158,57 @@ struct mach_task_for_fd_args {
 };
 
 /* MACH_IOC_STATS: the module's live objects across all spaces (all out;
- * reserved must be zero on the way in). */
+ * reserved must be zero on the way in). messages and message_bytes count
+ * the messages queued on all ports and the bytes (inline and out-of-line)
+ * they hold. */
 struct mach_stats_args {
 	__u64 spaces;
 	__u64 ports;
 	__u64 port_sets;
 	__u64 names;
-	__u64 reserved[4];
+	__u64 messages;
+	__u64 message_bytes;
+	__u64 reserved[2];
+};
+
+/*
+ * MACH_IOC_MSG: mach_msg. msg is the address of the message buffer; the
+ * other fields are mach_msg's arguments; mr (out) is the
+ * mach_msg_return_t. The ioctl returns 0 with the Mach result in mr (faults
+ * on the message buffer are Mach results too: MACH_SEND_INVALID_DATA,
+ * MACH_RCV_INVALID_DATA), or -1 with errno for the args struct itself
+ * (EFAULT, EINVAL for reserved != 0) and EINTR when a signal handler ran
+ * while the call was blocked. When the send has completed and the receive
+ * that follows is interrupted, option has already been written back
+ * without MACH_SEND_MSG, so that issuing the ioctl again with the struct
+ * only receives.
+ */
+struct mach_msg_args {
+	__u64 msg;
+	__u32 option;
+	__u32 send_size;
+	__u32 rcv_size;
+	__u32 rcv_name;
+	__u32 timeout;
+	__u32 notify;
+	__s32 mr;
+	__u32 reserved;
+};
+
+/*
+ * MACH_IOC_PORT_GET_ATTRIBUTES / MACH_IOC_PORT_SET_ATTRIBUTES
+ * (mach_port_get_attributes / mach_port_set_attributes): count is the
+ * number of 32-bit words of info in use (in: the caller's capacity for
+ * get, the words given for set; out: the words written for get).
+ */
+struct mach_port_attributes_args {
+	__u32 task;
+	__u32 name;
+	__u32 flavor;
+	__u32 count;
+	__u32 info[MACH_PORT_INFO_MAX];
+	__s32 kr;
+	__u32 reserved;
 };
 
 #define MACH_IOC_API_VERSION        _IOWR(MACH_IOC_MAGIC, 0x01, struct mach_api_version_args)
@@ -162,6 +225,9 @@ struct mach_stats_args {
 #define MACH_IOC_PORT_INSERT_RIGHT  _IOWR(MACH_IOC_MAGIC, 0x18, struct mach_port_insert_right_args)
 #define MACH_IOC_PORT_EXTRACT_RIGHT _IOWR(MACH_IOC_MAGIC, 0x19, struct mach_port_extract_right_args)
 #define MACH_IOC_TASK_FOR_FD        _IOWR(MACH_IOC_MAGIC, 0x1a, struct mach_task_for_fd_args)
+#define MACH_IOC_PORT_GET_ATTRIBUTES _IOWR(MACH_IOC_MAGIC, 0x1b, struct mach_port_attributes_args)
+#define MACH_IOC_PORT_SET_ATTRIBUTES _IOWR(MACH_IOC_MAGIC, 0x1c, struct mach_port_attributes_args)
+#define MACH_IOC_MSG                _IOWR(MACH_IOC_MAGIC, 0x20, struct mach_msg_args)
 
 /* Layout checks: the same numbers are asserted in uapi/src/abi.rs. */
 #ifdef __cplusplus
@@ -205,6 +271,16 @@ MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, task) == 4);
 MACH_IOCTL_ASSERT(offsetof(struct mach_task_for_fd_args, kr) == 8);
 MACH_IOCTL_ASSERT(sizeof(struct mach_stats_args) == 64);
 MACH_IOCTL_ASSERT(offsetof(struct mach_stats_args, names) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_stats_args, messages) == 32);
+MACH_IOCTL_ASSERT(offsetof(struct mach_stats_args, message_bytes) == 40);
+MACH_IOCTL_ASSERT(sizeof(struct mach_msg_args) == 40);
+MACH_IOCTL_ASSERT(offsetof(struct mach_msg_args, option) == 8);
+MACH_IOCTL_ASSERT(offsetof(struct mach_msg_args, rcv_name) == 20);
+MACH_IOCTL_ASSERT(offsetof(struct mach_msg_args, notify) == 28);
+MACH_IOCTL_ASSERT(offsetof(struct mach_msg_args, mr) == 32);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_attributes_args) == 64);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_attributes_args, info) == 16);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_attributes_args, kr) == 56);
 MACH_IOCTL_ASSERT(MACH_IOC_API_VERSION == 0xc0084d01u);
 MACH_IOCTL_ASSERT(MACH_IOC_PORT_NAMES == 0xc0204d13u);
 
