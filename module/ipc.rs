@@ -321,15 +321,18 @@ impl Space {
                 Ok(inner) => inner,
                 Err(_) => return Ok(MACH_RCV_INVALID_NAME),
             };
+            // The generation is read under the space lock, so that a move of
+            // the receive right after this point is seen by the wait.
             match inner.names.lookup(name) {
-                Ok(entry) if entry.has(MACH_PORT_TYPE_RECEIVE) => entry.port().cloned(),
+                Ok(entry) if entry.has(MACH_PORT_TYPE_RECEIVE) => {
+                    entry.port().map(|port| (port.clone(), port.generation()))
+                }
                 _ => None,
             }
         };
-        let Some(port) = port else {
+        let Some((port, generation)) = port else {
             return Ok(MACH_RCV_INVALID_NAME);
         };
-        let generation = port.generation();
         let waited = port.wait_message(
             generation,
             deadline(option, MACH_RCV_TIMEOUT, args.timeout),

@@ -554,6 +554,16 @@ impl NameTable {
     }
 
     /// Calls `f` with every name and its type bits, in ascending order.
+    /// Messages queued on the ports this space holds receive rights for.
+    pub(crate) fn queued_messages(&self) -> u64 {
+        self.entries
+            .values()
+            .filter(|entry| entry.bits & MACH_PORT_TYPE_RECEIVE != 0)
+            .filter_map(|entry| entry.port())
+            .map(|port| u64::from(port.inner.lock().queue.len()))
+            .sum()
+    }
+
     pub(crate) fn for_each(&mut self, mut f: impl FnMut(u32, u32)) {
         for (name, entry) in self.entries.iter_mut() {
             if let Some(key) = entry.check_dead() {

@@ -568,9 +568,9 @@ impl MiscDevice for Space {
     /// `/proc/PID/fdinfo/FD` of a `/dev/mach` descriptor: the space's names
     /// by the rights they hold.
     fn show_fdinfo(space: ArcBorrow<'_, Space>, m: &SeqFile, _file: &File) {
-        let (dead, names, counts) = {
+        let (dead, names, counts, messages) = {
             let mut inner = space.inner.lock();
-            (inner.dead, inner.names.count(), inner.names.count_by_type())
+            (inner.dead, inner.names.count(), inner.names.count_by_type(), inner.names.queued_messages())
         };
         let [receive, send, send_once, port_set, dead_name] = counts;
         seq_print!(m, "mach-space:\t{}\n", if dead { "closed" } else { "open" });
@@ -580,5 +580,6 @@ impl MiscDevice for Space {
         seq_print!(m, "mach-send-once:\t{}\n", send_once);
         seq_print!(m, "mach-port-set:\t{}\n", port_set);
         seq_print!(m, "mach-dead-name:\t{}\n", dead_name);
+        seq_print!(m, "mach-queued-messages:\t{}\n", messages);
     }
 }

@@ -243,6 +243,7 @@ fn describe<T: Debug>(r: &mach::Result<T>) -> String {
 fn describe_err(e: &Error) -> String {
     match e {
         Error::Kern(kr) => kr.to_string(),
+        Error::Msg(mr) => format!("{mr:?}"),
         Error::Os(io) => match io.raw_os_error() {
             Some(n) => format!("errno {}", errno_name(n)),
             None => io.to_string(),

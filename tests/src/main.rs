@@ -5,6 +5,7 @@
 //! name contains it run. The exit status is 0 when every test passed.
 
 mod check;
+mod msg;
 mod proc;
 mod raw;
 mod tap;
@@ -19,6 +20,7 @@ mod t_insert;
 mod t_inspect;
 mod t_limits;
 mod t_mod_refs;
+mod t_msg_basic;
 mod t_procs;
 mod t_send_refs;
 mod t_spaces;
@@ -53,6 +55,7 @@ const SUITES: &[&[Test]] = &[
     t_spaces::TESTS,
     t_transport::TESTS,
     t_limits::TESTS,
+    t_msg_basic::TESTS,
 ];
 
 fn usage() -> ExitCode {

@@ -1446,7 +1446,7 @@ impl<'a> Worker<'a> {
             Op::Stats => {
                 let a: sys::StatsArgs = from_bytes(out);
                 // Our own space is open: at least one space and its task port.
-                if a.reserved != [0; 4] || a.spaces == 0 || a.ports == 0 {
+                if a.reserved != [0; 2] || a.spaces == 0 || a.ports == 0 {
                     Some(format!("stats {a:?}"))
                 } else {
                     None
@@ -1907,6 +1907,8 @@ fn run(cfg: Config) -> Vec<(usize, Option<String>)> {
         ports: 1,
         port_sets: 0,
         names: 1,
+        messages: 0,
+        message_bytes: 0,
     };
     let leak = match Space::open() {
         Err(e) => Some(format!("cannot open /dev/mach: {e}")),

@@ -16,6 +16,8 @@ fn main() -> ExitCode {
                 ports: 1,
                 port_sets: 0,
                 names: 1,
+                messages: 0,
+                message_bytes: 0,
             };
             if stats == want {
                 println!("ok 1 - {name}");

@@ -184,6 +184,8 @@ fn main() -> ExitCode {
         ports: 1,
         port_sets: 0,
         names: 1,
+        messages: 0,
+        message_bytes: 0,
     };
     match mach::Space::open().and_then(|s| s.stats()) {
         Ok(stats) if stats == want => {

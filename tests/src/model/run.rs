@@ -20,6 +20,8 @@ fn res<T>(r: &mach::Result<T>) -> Res {
         Ok(_) => Res::Ok,
         Err(mach::Error::Kern(kr)) => Res::Kern(kr.0),
         Err(mach::Error::Os(e)) => Res::Os(e.raw_os_error().unwrap_or(-1)),
+        // The port calls give no mach_msg codes; keep one if it comes.
+        Err(mach::Error::Msg(mr)) => Res::Kern(mr.0),
     }
 }
 
