@@ -30,7 +30,8 @@ use crate::abi::*;
 use crate::kern::{kr_of, KResult, KernReturn};
 use crate::msg::{self, Body, Message};
 use crate::names::NameTable;
-use crate::port::{Carried, Deadline, Dequeued, Port, WaitError};
+use crate::names::Object;
+use crate::port::{Carried, Deadline, Dequeued, Port, PortSet, WaitError};
 use crate::space::{probe_writable, reserved_zero, with_args, Space};
 use core::mem::size_of;
 use kernel::{
@@ -43,6 +44,13 @@ use kernel::{
         UserSlice, //
     },
 };
+
+/// What a receive waits on.
+enum Source {
+    /// A port, with its receive right's generation.
+    Port(Arc<Port>, u32),
+    Set(Arc<PortSet>),
+}
 
 /// A wait ended by a signal: the ioctl returns ERESTARTNOHAND, so the
 /// kernel restarts it unless a handler runs (then user space sees EINTR).
@@ -275,7 +283,7 @@ impl Space {
         } else {
             msg::copied_out_type(header.reply_disposition)
         };
-        let message = match Message::new(data, dest, dest_type, reply, reply_type, rights, ool) {
+        let message = match Message::new(data, dest, dest_type, reply, reply_type, rights, ool, msg::current_audit()) {
             Ok(message) => message,
             Err(_) => return Ok(MACH_SEND_NO_BUFFER),
         };
@@ -325,22 +333,29 @@ impl Space {
             // the receive right after this point is seen by the wait.
             match inner.names.lookup(name) {
                 Ok(entry) if entry.has(MACH_PORT_TYPE_RECEIVE) => {
-                    entry.port().map(|port| (port.clone(), port.generation()))
+                    entry.port().map(|port| Source::Port(port.clone(), port.generation()))
                 }
+                Ok(entry) if entry.has(MACH_PORT_TYPE_PORT_SET) => match &entry.object {
+                    Object::Set(set) => Some(Source::Set(set.clone())),
+                    _ => None,
+                },
                 _ => None,
             }
         };
-        let Some((port, generation)) = port else {
-            return Ok(MACH_RCV_INVALID_NAME);
+        let deadline = deadline(option, MACH_RCV_TIMEOUT, args.timeout);
+        let large = option & MACH_RCV_LARGE != 0;
+        let (waited, name) = match port {
+            None => return Ok(MACH_RCV_INVALID_NAME),
+            Some(Source::Port(port, generation)) => {
+                (port.wait_message(generation, deadline, args.rcv_size, trailer_size, large), name)
+            }
+            Some(Source::Set(set)) => match set.wait_message(deadline, args.rcv_size, trailer_size, large) {
+                // On a set, the local port is the member the message came
+                // to.
+                Ok((member, dequeued)) => (Ok(dequeued), self.name_for(&member)),
+                Err(error) => (Err(error), name),
+            },
         };
-        let waited = port.wait_message(
-            generation,
-            deadline(option, MACH_RCV_TIMEOUT, args.timeout),
-            args.rcv_size,
-            trailer_size,
-            option & MACH_RCV_LARGE != 0,
-        );
-        drop(port);
         let user = args.msg as usize;
         match waited {
             Err(WaitError::Interrupted) => Err(Interrupted),
@@ -503,6 +518,14 @@ impl Space {
         mr
     }
 
+    /// This space's name for a port whose receive right it holds.
+    fn name_for(&self, port: &Arc<Port>) -> u32 {
+        match self.lock_live() {
+            Ok(inner) => inner.names.name_of_port(port).unwrap_or(MACH_PORT_NULL),
+            Err(_) => MACH_PORT_NULL,
+        }
+    }
+
     // --- Port attributes -----------------------------------------------------
 
     /// The port behind the receive right `name`.
@@ -536,7 +559,15 @@ impl Space {
                 if !mach_port_valid(name) {
                     return Err(KernReturn::INVALID_RIGHT);
                 }
-                Ok((MACH_PORT_RECEIVE_STATUS_COUNT, self.receive_port(name)?.status()))
+                let port = self.receive_port(name)?;
+                let mut status = port.status();
+                // mps_pset: the name of the set the port is in.
+                let set = port.inner.lock().set.clone();
+                if let Some(set) = set {
+                    let inner = self.lock_live()?;
+                    status[0] = inner.names.name_of_set(&set).unwrap_or(MACH_PORT_NULL);
+                }
+                Ok((MACH_PORT_RECEIVE_STATUS_COUNT, status))
             }
             MACH_PORT_DNREQUESTS_SIZE => {
                 if count < MACH_PORT_DNREQUESTS_SIZE_COUNT {

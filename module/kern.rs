@@ -11,6 +11,9 @@ pub(crate) struct KernReturn(pub(crate) i32);
 
 impl KernReturn {
     pub(crate) const FAILURE: Self = Self(abi::KERN_FAILURE);
+    pub(crate) const NOT_RECEIVER: Self = Self(abi::KERN_NOT_RECEIVER);
+    pub(crate) const ALREADY_IN_SET: Self = Self(abi::KERN_ALREADY_IN_SET);
+    pub(crate) const NOT_IN_SET: Self = Self(abi::KERN_NOT_IN_SET);
     pub(crate) const NO_SPACE: Self = Self(abi::KERN_NO_SPACE);
     pub(crate) const RESOURCE_SHORTAGE: Self = Self(abi::KERN_RESOURCE_SHORTAGE);
     pub(crate) const NAME_EXISTS: Self = Self(abi::KERN_NAME_EXISTS);

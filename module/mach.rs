@@ -54,6 +54,7 @@ mod ipc;
 mod kern;
 mod msg;
 mod names;
+mod notify;
 mod port;
 mod space;
 mod stats;

@@ -12,7 +12,7 @@
 //! The orchestration (locks, waits, name tables) is in `ipc.rs`.
 
 use crate::abi::*;
-use crate::port::{Carried, Port};
+use crate::port::{Carried, PdRequest, Port, ReceiveRight, SendOnceRight};
 use crate::stats::{self, Live};
 use core::ptr;
 use kernel::{
@@ -84,6 +84,7 @@ impl Message {
         reply_type: u32,
         rights: KVVec<Option<Carried>>,
         ool: KVVec<KVVec<u8>>,
+        audit: Audit,
     ) -> Result<KBox<Message>, kernel::alloc::AllocError> {
         let bytes = data.len() as u64 + ool.iter().map(|region| region.len() as u64).sum::<u64>();
         stats::add_message_bytes(bytes as i64);
@@ -96,7 +97,7 @@ impl Message {
             reply_type,
             rights,
             ool,
-            audit: current_audit(),
+            audit,
             bytes,
             _live: Live::new(),
         };
@@ -546,4 +547,127 @@ pub(crate) fn trailer(size: u32, seqno: u32, audit: &Audit) -> [u8; MAX_TRAILER_
     }
     // Context (8 bytes), ad and labels stay 0.
     bytes
+}
+
+// --- Notifications -----------------------------------------------------------
+
+/// The audit token of messages the kernel sends (XNU's kernel token: all
+/// zero).
+const KERNEL_AUDIT: Audit = [0; 8];
+
+/// Builds the bytes of a notification: header, and for most kinds the NDR
+/// record and one 32-bit value.
+fn notification_data(id: i32, value: Option<u32>) -> Result<KVVec<u8>, kernel::alloc::AllocError> {
+    let size = if value.is_some() { 36 } else { 24 };
+    let mut data = KVVec::with_capacity(size, GFP_KERNEL_ACCOUNT)?;
+    data.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
+    write_u32(&mut data, H_BITS, mach_msgh_bits(MACH_MSG_TYPE_PORT_SEND_ONCE, 0));
+    write_u32(&mut data, H_SIZE, size as u32);
+    write_u32(&mut data, H_ID, id as u32);
+    if let Some(value) = value {
+        data[BODY..BODY + 8].copy_from_slice(&NDR_RECORD);
+        write_u32(&mut data, BODY + 8, value);
+    }
+    Ok(data)
+}
+
+/// Queues a message the kernel built on its destination (past the queue
+/// limit, as Mach's notifications go), or destroys it if the destination
+/// is dead or the message would make a receive right unreachable.
+fn send_kernel(message: KBox<Message>) {
+    let dest = match &message.dest {
+        Carried::Send(send) => send.object().clone(),
+        Carried::SendOnce(send_once) => send_once.object().clone(),
+        _ => return,
+    };
+    match check_circularity(&message, &dest) {
+        Ok(false) => {}
+        _ => {
+            drop(message);
+            return;
+        }
+    }
+    if let Some(undelivered) = dest.enqueue(message, None) {
+        drop(undelivered);
+    }
+}
+
+fn send_through(notify: SendOnceRight, id: i32, value: Option<u32>) {
+    let data = match notification_data(id, value) {
+        Ok(data) => data,
+        Err(_) => {
+            // No memory for the notification: it is lost, and so is the
+            // right (used up without one, so that this cannot recurse).
+            notify.consume();
+            return;
+        }
+    };
+    let message = Message::new(
+        data,
+        Carried::SendOnce(notify),
+        MACH_MSG_TYPE_PORT_SEND_ONCE,
+        None,
+        0,
+        KVVec::new(),
+        KVVec::new(),
+        KERNEL_AUDIT,
+    );
+    match message {
+        Ok(message) => send_kernel(message),
+        // The box was not made: `Message::new` dropped its arguments,
+        // including the right, whose drop used it up (see
+        // `SendOnceRight::drop`, which then sends the send-once
+        // notification itself or, for this one, found no memory either).
+        Err(_) => {}
+    }
+}
+
+/// A dead-name or port-deleted notification for `name`.
+pub(crate) fn notify_name(notify: SendOnceRight, id: i32, name: u32) {
+    send_through(notify, id, Some(name));
+}
+
+/// A no-senders notification with the make-send count.
+pub(crate) fn notify_count(notify: SendOnceRight, id: i32, count: u32) {
+    send_through(notify, id, Some(count));
+}
+
+/// The send-once notification of a send-once right destroyed unused: sent
+/// through the right itself, to its own port.
+pub(crate) fn notify_send_once(right: SendOnceRight) {
+    send_through(right, MACH_NOTIFY_SEND_ONCE, None);
+}
+
+/// The port-destroyed notification: `receive` travels to the request's
+/// port (a send-once right, or a backup port's send right).
+pub(crate) fn notify_port_destroyed(request: PdRequest, receive: ReceiveRight) {
+    let (dest, dest_type) = match request {
+        PdRequest::SendOnce(notify) => (Carried::SendOnce(notify), MACH_MSG_TYPE_PORT_SEND_ONCE),
+        PdRequest::Backup(backup) => (Carried::Send(backup), MACH_MSG_TYPE_PORT_SEND),
+    };
+    let build = || -> Result<(KVVec<u8>, KVVec<Option<Carried>>), kernel::alloc::AllocError> {
+        let size = 40;
+        let mut data = KVVec::with_capacity(size, GFP_KERNEL_ACCOUNT)?;
+        data.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
+        let rights = KVVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
+        Ok((data, rights))
+    };
+    let Ok((mut data, mut rights)) = build() else {
+        // No memory: the right is dropped, and with the request used the
+        // port is destroyed.
+        drop(receive);
+        drop(dest);
+        return;
+    };
+    write_u32(&mut data, H_BITS, mach_msgh_bits(dest_type, 0) | MACH_MSGH_BITS_COMPLEX);
+    write_u32(&mut data, H_SIZE, 40);
+    write_u32(&mut data, H_ID, MACH_NOTIFY_PORT_DESTROYED as u32);
+    write_u32(&mut data, BODY, 1);
+    // The port descriptor: name filled in on delivery, MOVE_RECEIVE.
+    set_byte(&mut data, FIRST_DESCRIPTOR + 10, MACH_MSG_TYPE_MOVE_RECEIVE as u8);
+    set_byte(&mut data, FIRST_DESCRIPTOR + 11, MACH_MSG_PORT_DESCRIPTOR as u8);
+    let _ = rights.push_within_capacity(Some(Carried::Receive(receive)));
+    if let Ok(message) = Message::new(data, dest, dest_type, None, 0, rights, KVVec::new(), KERNEL_AUDIT) {
+        send_kernel(message);
+    }
 }

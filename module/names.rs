@@ -4,6 +4,7 @@
 
 use crate::abi::{self, *};
 use crate::kern::{KResult, KernReturn};
+use crate::msg;
 use crate::stats;
 use crate::port::{
     Carried,
@@ -45,27 +46,29 @@ pub(crate) struct Entry {
     pub(crate) bits: u32,
     pub(crate) urefs: u32,
     pub(crate) object: Object,
+    /// A dead-name request is registered for this name (on its port).
+    pub(crate) request: bool,
 }
 
 impl Entry {
     pub(crate) fn receive(right: ReceiveRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_RECEIVE, urefs: 0, object: Object::Port(right.into_object()) }
+        Entry { bits: MACH_PORT_TYPE_RECEIVE, urefs: 0, object: Object::Port(right.into_object()), request: false }
     }
 
     pub(crate) fn send(right: SendRight, urefs: u32) -> Self {
-        Entry { bits: MACH_PORT_TYPE_SEND, urefs, object: Object::Port(right.into_object()) }
+        Entry { bits: MACH_PORT_TYPE_SEND, urefs, object: Object::Port(right.into_object()), request: false }
     }
 
     pub(crate) fn send_once(right: SendOnceRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_SEND_ONCE, urefs: 0, object: Object::Port(right.into_object()) }
+        Entry { bits: MACH_PORT_TYPE_SEND_ONCE, urefs: 0, object: Object::Port(right.into_object()), request: false }
     }
 
     pub(crate) fn port_set(right: PortSetRight) -> Self {
-        Entry { bits: MACH_PORT_TYPE_PORT_SET, urefs: 0, object: Object::Set(right.into_object()) }
+        Entry { bits: MACH_PORT_TYPE_PORT_SET, urefs: 0, object: Object::Set(right.into_object()), request: false }
     }
 
     pub(crate) fn dead_name(urefs: u32) -> Self {
-        Entry { bits: MACH_PORT_TYPE_DEAD_NAME, urefs, object: Object::None }
+        Entry { bits: MACH_PORT_TYPE_DEAD_NAME, urefs, object: Object::None, request: false }
     }
 
     pub(crate) fn port(&self) -> Option<&Arc<Port>> {
@@ -77,6 +80,17 @@ impl Entry {
 
     pub(crate) fn has(&self, bits: u32) -> bool {
         self.bits & bits != 0
+    }
+
+    /// The type `mach_port_type` and `mach_port_names` report: the rights,
+    /// and MACH_PORT_TYPE_DNREQUEST while a dead-name request is
+    /// registered.
+    pub(crate) fn type_bits(&self) -> u32 {
+        if self.request {
+            self.bits | MACH_PORT_TYPE_DNREQUEST
+        } else {
+            self.bits
+        }
     }
 
     /// Turns send and send-once rights to a dead port into a dead name,
@@ -106,6 +120,11 @@ impl Entry {
             self.urefs = 1;
         }
         self.bits = MACH_PORT_TYPE_DEAD_NAME;
+        if core::mem::take(&mut self.request) {
+            // The reference the dead-name notification carries (pegged at
+            // the maximum, as XNU does).
+            self.urefs = (self.urefs + 1).min(MACH_PORT_UREFS_MAX);
+        }
         was_send.then_some(key)
     }
 
@@ -129,7 +148,7 @@ impl Entry {
             0
         };
         self.bits &= !bits;
-        Entry { bits, urefs, object }
+        Entry { bits, urefs, object, request: false }
     }
 
     /// Turns a detached entry that holds exactly one port right into that
@@ -351,7 +370,8 @@ impl NameTable {
     /// Removes `name` and returns its entry, for the caller to drop (which
     /// releases its rights) once the space lock is released.
     pub(crate) fn remove(&mut self, name: u32) -> Option<Entry> {
-        let entry = self.entries.remove(&name)?;
+        let mut entry = self.entries.remove(&name)?;
+        self.port_deleted(name, &mut entry);
         self.count -= 1;
         self.last_freed = name;
         stats::add_names(-1);
@@ -569,12 +589,73 @@ impl NameTable {
             if let Some(key) = entry.check_dead() {
                 self.reverse.remove(&key);
             }
-            f(*name, entry.bits);
+            f(*name, entry.type_bits());
         }
     }
 
     /// Empties the table, returning every entry to the caller to drop.
+    /// The name no longer denotes a right to its port: a dead-name
+    /// request registered for it becomes a port-deleted notification (if
+    /// the port still lives; if it died, the request has fired already).
+    fn port_deleted(&self, name: u32, entry: &mut Entry) {
+        if !core::mem::take(&mut entry.request) {
+            return;
+        }
+        if let Some(port) = entry.port() {
+            if let Some(notify) = port.cancel_dead_name(self.key(), name) {
+                msg::notify_name(notify, MACH_NOTIFY_PORT_DELETED, name);
+            }
+        }
+    }
+
+    /// The names of the receive rights in this space that are members of
+    /// `set`, in name order.
+    pub(crate) fn members_of(&self, set: &Arc<PortSet>) -> KResult<KVVec<u32>> {
+        let mut members = KVVec::new();
+        for (name, entry) in self.entries.iter() {
+            if entry.bits & MACH_PORT_TYPE_RECEIVE == 0 {
+                continue;
+            }
+            let Some(port) = entry.port() else {
+                continue;
+            };
+            let member = matches!(&port.inner.lock().set, Some(of) if Arc::ptr_eq(of, set));
+            if member {
+                members.push(*name, GFP_KERNEL_ACCOUNT)?;
+            }
+        }
+        Ok(members)
+    }
+
+    /// The name of a port set in this space.
+    pub(crate) fn name_of_set(&self, set: &Arc<PortSet>) -> Option<u32> {
+        self.entries.iter().find_map(|(name, entry)| match &entry.object {
+            Object::Set(of) if Arc::ptr_eq(of, set) => Some(*name),
+            _ => None,
+        })
+    }
+
+    /// This table's identity in the dead-name requests of ports (its
+    /// address: the table lives in its space for as long as the space).
+    pub(crate) fn key(&self) -> usize {
+        self as *const Self as usize
+    }
+
+    /// The name this space has for a port it holds send or receive rights
+    /// for.
+    pub(crate) fn name_of_port(&self, port: &Arc<Port>) -> Option<u32> {
+        self.name_of(port)
+    }
+
     pub(crate) fn take_all(&mut self) -> RBTree<u32, Entry> {
+        let key = self.key();
+        for (name, entry) in self.entries.iter_mut() {
+            if core::mem::take(&mut entry.request) {
+                if let Some(notify) = entry.port().and_then(|port| port.cancel_dead_name(key, *name)) {
+                    msg::notify_name(notify, MACH_NOTIFY_PORT_DELETED, *name);
+                }
+            }
+        }
         stats::add_names(-i64::from(self.count));
         self.count = 0;
         self.free.clear();

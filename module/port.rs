@@ -2,7 +2,7 @@
 
 //! Ports, port sets, and the rights to them as owned values.
 
-use crate::abi::MACH_PORT_QLIMIT_DEFAULT;
+use crate::abi::{MACH_NOTIFY_DEAD_NAME, MACH_NOTIFY_NO_SENDERS, MACH_PORT_QLIMIT_DEFAULT};
 use crate::msg::{self, Message, MsgQueue};
 use crate::space::Space;
 use crate::stats::{self, Live};
@@ -60,6 +60,35 @@ pub(crate) struct PortInner {
     /// Threads blocked in [`Port::wait_message`] and [`Port::reserve`].
     receivers_waiting: u32,
     senders_waiting: u32,
+    /// The port set the port is a member of (its receive right and the set
+    /// are then in the same space).
+    pub(crate) set: Option<Arc<PortSet>>,
+    /// The no-senders request.
+    nsrequest: Option<SendOnceRight>,
+    /// The port-destroyed request or the backup port (one slot).
+    pdrequest: Option<PdRequest>,
+    /// Dead-name requests: one per (space, name) holding a right to the
+    /// port.
+    dnrequests: KVec<DnRequest>,
+}
+
+/// What the receive right goes to instead of being destroyed.
+pub(crate) enum PdRequest {
+    /// A port-destroyed notification request
+    /// (`mach_port_request_notification(MACH_NOTIFY_PORT_DESTROYED)`).
+    SendOnce(SendOnceRight),
+    /// A backup port (`port_set_backup`).
+    Backup(SendRight),
+}
+
+/// A dead-name request: when the port dies, a dead-name notification for
+/// `name` goes through `notify`; when `name` stops denoting a right to the
+/// port while it lives, a port-deleted notification does.
+pub(crate) struct DnRequest {
+    /// The name table the name is in (its address, stable while it lives).
+    pub(crate) space: usize,
+    pub(crate) name: u32,
+    pub(crate) notify: SendOnceRight,
 }
 
 /// Why a wait for a message or for room in a queue ended without one.
@@ -123,6 +152,10 @@ impl Port {
                         transit: None,
                         receivers_waiting: 0,
                         senders_waiting: 0,
+                        set: None,
+                        nsrequest: None,
+                        pdrequest: None,
+                        dnrequests: KVec::new(),
                     },
                     "Port::inner"
                 ),
@@ -215,11 +248,17 @@ impl Port {
     /// (Mach resets it whenever the receive right moves), and receivers
     /// blocked on the old name wake up to find the port changed.
     fn receive_moved(&self) {
-        let mut inner = self.inner.lock();
-        inner.mscount = 0;
-        inner.generation = inner.generation.wrapping_add(1);
-        if inner.receivers_waiting > 0 {
-            self.receivers.notify_all();
+        let set = {
+            let mut inner = self.inner.lock();
+            inner.mscount = 0;
+            inner.generation = inner.generation.wrapping_add(1);
+            if inner.receivers_waiting > 0 {
+                self.receivers.notify_all();
+            }
+            inner.set.clone()
+        };
+        if let Some(set) = set {
+            set.remove(self);
         }
     }
 
@@ -227,8 +266,8 @@ impl Port {
     /// destroyed (through [`msg::bury`], so that a chain of ports whose
     /// receive rights sit in each other's queues is not destroyed by
     /// recursion), and every waiter wakes up.
-    fn destroy(&self) {
-        let (queue, transit) = {
+    pub(crate) fn destroy(self: &Arc<Self>) {
+        let (queue, transit, set, nsrequest, pdrequest, dnrequests) = {
             let mut inner = self.inner.lock();
             inner.active = false;
             inner.mscount = 0;
@@ -238,10 +277,140 @@ impl Port {
             if inner.senders_waiting > 0 {
                 self.senders.notify_all();
             }
-            (inner.queue.take(), inner.transit.take())
+            (
+                inner.queue.take(),
+                inner.transit.take(),
+                inner.set.clone(),
+                inner.nsrequest.take(),
+                inner.pdrequest.take(),
+                core::mem::take(&mut inner.dnrequests),
+            )
         };
+        if let Some(set) = set {
+            set.remove(self);
+        }
         msg::bury(queue);
         drop(transit);
+        // A pending no-senders request is used up by a send-once
+        // notification (dropping the right sends it); so is a port-destroyed
+        // request left over (the port died for good).
+        drop(nsrequest);
+        drop(pdrequest);
+        // Every dead-name request fires.
+        for request in dnrequests {
+            msg::notify_name(request.notify, MACH_NOTIFY_DEAD_NAME, request.name);
+        }
+    }
+
+    /// The receive right would be destroyed: if the port has a
+    /// port-destroyed request or a backup, the right goes there instead,
+    /// in a port-destroyed notification, and the port lives on with its
+    /// queue and send rights (it leaves its set, and its make-send count
+    /// and sequence number start over). Otherwise the port is destroyed.
+    fn receive_dropped(self: &Arc<Self>) {
+        let (request, set) = {
+            let mut inner = self.inner.lock();
+            let request = if inner.active { inner.pdrequest.take() } else { None };
+            if request.is_some() {
+                inner.mscount = 0;
+                inner.seqno = 0;
+                inner.generation = inner.generation.wrapping_add(1);
+                if inner.receivers_waiting > 0 {
+                    self.receivers.notify_all();
+                }
+            }
+            (request, inner.set.clone())
+        };
+        let Some(request) = request else {
+            self.destroy();
+            return;
+        };
+        if let Some(set) = set {
+            set.remove(self);
+        }
+        // The right travels in the notification; if that fails (the target
+        // is dead, the message would be circular, no memory), the right is
+        // dropped again and, the request being used, the port is destroyed.
+        msg::notify_port_destroyed(request, ReceiveRight(self.clone()));
+    }
+
+    /// `mach_port_request_notification(MACH_NOTIFY_NO_SENDERS)`: swaps the
+    /// request, or fires at once if there are no senders and `sync` is at
+    /// most the make-send count. Returns the previous request.
+    pub(crate) fn request_no_senders(&self, sync: u32, notify: Option<SendOnceRight>) -> Option<SendOnceRight> {
+        let mut inner = self.inner.lock();
+        match notify {
+            Some(notify) if inner.srights == 0 && sync <= inner.mscount && inner.active => {
+                let previous = inner.nsrequest.take();
+                let mscount = inner.mscount;
+                drop(inner);
+                msg::notify_count(notify, MACH_NOTIFY_NO_SENDERS, mscount);
+                previous
+            }
+            notify => core::mem::replace(&mut inner.nsrequest, notify),
+        }
+    }
+
+    /// Swaps the port-destroyed slot. Returns the previous occupant.
+    pub(crate) fn swap_pdrequest(&self, request: Option<PdRequest>) -> Option<PdRequest> {
+        core::mem::replace(&mut self.inner.lock().pdrequest, request)
+    }
+
+    /// Registers (or with `notify = None` cancels) the dead-name request of
+    /// `name` in the name table `space`. Returns the previous request's
+    /// right, or `Err(notify)` if the port is dead (the caller then treats
+    /// the name as a dead name). `spare` is room for one more request,
+    /// allocated by the caller before any lock.
+    pub(crate) fn request_dead_name(
+        &self,
+        space: usize,
+        name: u32,
+        notify: Option<SendOnceRight>,
+        spare: &mut KVec<DnRequest>,
+    ) -> Result<Option<SendOnceRight>, Option<SendOnceRight>> {
+        let mut inner = self.inner.lock();
+        if !inner.active {
+            return Err(notify);
+        }
+        let requests = &mut inner.dnrequests;
+        let at = requests.iter().position(|request| request.space == space && request.name == name);
+        let previous = at.and_then(|index| requests.remove(index).ok()).map(|request| request.notify);
+        if let Some(notify) = notify {
+            if requests.len() == requests.capacity() {
+                // Move to the larger vector the caller allocated.
+                core::mem::swap(requests, spare);
+                while let Some(request) = spare.pop() {
+                    let _ = requests.push_within_capacity(request);
+                }
+            }
+            let _ = requests.push_within_capacity(DnRequest { space, name, notify });
+        }
+        Ok(previous)
+    }
+
+    /// Whether `name` in `space` has a dead-name request on this port.
+    pub(crate) fn has_dead_name_request(&self, space: usize, name: u32) -> bool {
+        let inner = self.inner.lock();
+        inner.dnrequests.iter().any(|request| request.space == space && request.name == name)
+    }
+
+    /// How much room [`Port::request_dead_name`] may need.
+    pub(crate) fn dnrequests_capacity(&self) -> usize {
+        let inner = self.inner.lock();
+        if inner.dnrequests.len() < inner.dnrequests.capacity() {
+            0
+        } else {
+            inner.dnrequests.len() * 2 + 4
+        }
+    }
+
+    /// Removes the dead-name request of `name` in `space`, returning its
+    /// right (for a port-deleted notification).
+    pub(crate) fn cancel_dead_name(&self, space: usize, name: u32) -> Option<SendOnceRight> {
+        let mut inner = self.inner.lock();
+        let requests = &mut inner.dnrequests;
+        let at = requests.iter().position(|request| request.space == space && request.name == name)?;
+        requests.remove(at).ok().map(|request| request.notify)
     }
 
     /// The generation of the receive right (see [`PortInner::generation`]).
@@ -321,6 +490,11 @@ impl Port {
         if inner.receivers_waiting > 0 {
             self.receivers.notify_one();
         }
+        let set = inner.set.clone();
+        drop(inner);
+        if let Some(set) = set {
+            set.message_arrived();
+        }
         None
     }
 
@@ -344,27 +518,8 @@ impl Port {
             if !inner.active || inner.generation != generation {
                 return Err(WaitError::Changed);
             }
-            if let Some(size) = inner.queue.front_size() {
-                let fits = u64::from(size) + u64::from(trailer) <= u64::from(max_size);
-                if !fits && large {
-                    return Ok(Dequeued::TooLarge(size));
-                }
-                let Some(message) = inner.queue.pop() else {
-                    continue;
-                };
-                let seqno = inner.seqno;
-                inner.seqno = inner.seqno.wrapping_add(1);
-                if inner.senders_waiting > 0 {
-                    self.senders.notify_one();
-                }
-                if inner.receivers_waiting > 0 && inner.queue.front_size().is_some() {
-                    self.receivers.notify_one();
-                }
-                return Ok(if fits {
-                    Dequeued::Message(message, seqno)
-                } else {
-                    Dequeued::Destroyed(message, seqno)
-                });
+            if let Some(dequeued) = self.take_front(&mut inner, max_size, trailer, large) {
+                return Ok(dequeued);
             }
             let jiffies = match left {
                 Deadline::Within(0) => return Err(WaitError::TimedOut),
@@ -393,6 +548,30 @@ impl Port {
         }
     }
 
+    /// Takes the first message off the queue, if there is one (see
+    /// [`Port::wait_message`]). The caller holds the port's lock.
+    fn take_front(&self, inner: &mut PortInner, max_size: u32, trailer: u32, large: bool) -> Option<Dequeued> {
+        let size = inner.queue.front_size()?;
+        let fits = u64::from(size) + u64::from(trailer) <= u64::from(max_size);
+        if !fits && large {
+            return Some(Dequeued::TooLarge(size));
+        }
+        let message = inner.queue.pop()?;
+        let seqno = inner.seqno;
+        inner.seqno = inner.seqno.wrapping_add(1);
+        if inner.senders_waiting > 0 {
+            self.senders.notify_one();
+        }
+        if inner.receivers_waiting > 0 && inner.queue.front_size().is_some() {
+            self.receivers.notify_one();
+        }
+        Some(if fits {
+            Dequeued::Message(message, seqno)
+        } else {
+            Dequeued::Destroyed(message, seqno)
+        })
+    }
+
     /// The queue limit.
     pub(crate) fn qlimit(&self) -> u32 {
         self.inner.lock().qlimit
@@ -419,8 +598,8 @@ impl Port {
             inner.queue.len(),
             inner.sorights,
             u32::from(inner.srights > 0),
-            0,
-            0,
+            u32::from(inner.pdrequest.is_some()),
+            u32::from(inner.nsrequest.is_some()),
             0,
         ]
     }
@@ -509,7 +688,7 @@ impl ReceiveRight {
 
 impl Drop for ReceiveRight {
     fn drop(&mut self) {
-        self.0.destroy();
+        self.0.receive_dropped();
     }
 }
 
@@ -521,6 +700,16 @@ impl Drop for SendRight {
     fn drop(&mut self) {
         let mut inner = self.0.inner.lock();
         inner.srights = inner.srights.saturating_sub(1);
+        if inner.srights > 0 || !inner.active {
+            return;
+        }
+        // The last send right: the no-senders request fires (once).
+        let Some(notify) = inner.nsrequest.take() else {
+            return;
+        };
+        let mscount = inner.mscount;
+        drop(inner);
+        msg::notify_count(notify, MACH_NOTIFY_NO_SENDERS, mscount);
     }
 }
 
@@ -530,27 +719,52 @@ pub(crate) struct SendOnceRight(Arc<Port>);
 impl SendOnceRight {
     /// The right is used up by the message it carried.
     pub(crate) fn consume(self) {
-        drop(self);
+        let port = self.into_object();
+        let mut inner = port.inner.lock();
+        inner.sorights = inner.sorights.saturating_sub(1);
     }
 }
 
 impl Drop for SendOnceRight {
+    /// A send-once right destroyed without a message through it sends a
+    /// send-once notification through itself (if its port lives): the
+    /// notification message takes the right over and uses it up.
     fn drop(&mut self) {
-        let mut inner = self.0.inner.lock();
-        inner.sorights = inner.sorights.saturating_sub(1);
+        {
+            let mut inner = self.0.inner.lock();
+            if !inner.active {
+                inner.sorights = inner.sorights.saturating_sub(1);
+                return;
+            }
+        }
+        msg::notify_send_once(SendOnceRight(self.0.clone()));
     }
 }
 
 /// The state of a port set, under [`PortSet::inner`].
 pub(crate) struct PortSetInner {
     pub(crate) active: bool,
+    /// The member ports. A port is in at most one set, and its
+    /// [`PortInner::set`] points back here.
+    members: KVec<Arc<Port>>,
+    /// Where the next receive starts looking, so that members take turns.
+    rotor: usize,
+    /// Threads blocked in [`PortSet::wait_message`].
+    waiting: u32,
 }
 
 /// A port set.
+///
+/// Lock order: a set's lock comes before its members' port locks. A port
+/// that gets a message wakes its set's receivers after releasing its own
+/// lock; a receiver on the set scans the members under the set's lock, so
+/// a message is either seen by the scan or wakes the receiver after it.
 #[pin_data]
 pub(crate) struct PortSet {
     #[pin]
     pub(crate) inner: SpinLock<PortSetInner>,
+    #[pin]
+    receivers: CondVar,
     _live: Live<{ stats::PORT_SETS }>,
 }
 
@@ -559,7 +773,11 @@ impl PortSet {
     pub(crate) fn new() -> Result<PortSetRight, kernel::error::Error> {
         let set = Arc::pin_init(
             pin_init!(PortSet {
-                inner <- new_spinlock!(PortSetInner { active: true }, "PortSet::inner"),
+                inner <- new_spinlock!(
+                    PortSetInner { active: true, members: KVec::new(), rotor: 0, waiting: 0 },
+                    "PortSet::inner"
+                ),
+                receivers <- new_condvar!("PortSet::receivers"),
                 _live: Live::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -567,8 +785,174 @@ impl PortSet {
         Ok(PortSetRight(set))
     }
 
+    /// Makes room for one more member (allocating with no lock held).
+    pub(crate) fn reserve_member(&self) -> Result<(), kernel::alloc::AllocError> {
+        loop {
+            let wanted = {
+                let inner = self.inner.lock();
+                if inner.members.len() < inner.members.capacity() {
+                    return Ok(());
+                }
+                inner.members.len() * 2 + 4
+            };
+            let mut bigger = KVec::with_capacity(wanted, GFP_KERNEL_ACCOUNT)?;
+            let old = {
+                let mut inner = self.inner.lock();
+                if inner.members.capacity() >= wanted {
+                    continue;
+                }
+                while let Some(member) = inner.members.pop() {
+                    let _ = bigger.push_within_capacity(member);
+                }
+                bigger.reverse();
+                core::mem::replace(&mut inner.members, bigger)
+            };
+            drop(old);
+        }
+    }
+
+    /// Adds `port` (whose receive right is in the caller's locked space,
+    /// and which is in no set) to this set. Messages already queued on it
+    /// are received through the set from now on.
+    pub(crate) fn add(self: &Arc<Self>, port: &Arc<Port>) -> Result<(), kernel::alloc::AllocError> {
+        self.reserve_member()?;
+        let mut inner = self.inner.lock();
+        if !inner.active {
+            return Ok(());
+        }
+        if inner.members.len() == inner.members.capacity() {
+            // Cannot happen: members are added only under the lock of the
+            // space that holds the set, which the caller holds.
+            return Err(kernel::alloc::AllocError);
+        }
+        let has_messages = {
+            let mut port_inner = port.inner.lock();
+            port_inner.set = Some(self.clone());
+            !port_inner.queue.is_empty()
+        };
+        let _ = inner.members.push_within_capacity(port.clone());
+        if has_messages && inner.waiting > 0 {
+            self.receivers.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Removes `port` from this set if it is a member. Returns whether it
+    /// was.
+    pub(crate) fn remove(&self, port: &Port) -> bool {
+        let (member, back) = {
+            let mut inner = self.inner.lock();
+            let Some(at) = inner.members.iter().position(|member| core::ptr::eq(Arc::as_ptr(member), port)) else {
+                return false;
+            };
+            let member = inner.members.remove(at).ok();
+            let back = {
+                let mut port_inner = port.inner.lock();
+                match &port_inner.set {
+                    Some(set) if core::ptr::eq(Arc::as_ptr(set), self) => port_inner.set.take(),
+                    _ => None,
+                }
+            };
+            (member, back)
+        };
+        drop(member);
+        drop(back);
+        true
+    }
+
+    /// Wakes a receiver: a member got a message.
+    fn message_arrived(&self) {
+        let inner = self.inner.lock();
+        if inner.waiting > 0 {
+            self.receivers.notify_one();
+        }
+    }
+
+    /// Waits for a message on any member and takes it off its port's
+    /// queue, as [`Port::wait_message`] does for one port. Returns the
+    /// member it came from.
+    pub(crate) fn wait_message(
+        &self,
+        deadline: Deadline,
+        max_size: u32,
+        trailer: u32,
+        large: bool,
+    ) -> Result<(Arc<Port>, Dequeued), WaitError> {
+        let mut inner = self.inner.lock();
+        let mut left = deadline;
+        loop {
+            if !inner.active {
+                return Err(WaitError::Changed);
+            }
+            let count = inner.members.len();
+            for step in 0..count {
+                let at = (inner.rotor + step) % count;
+                let port = &inner.members[at];
+                let taken = {
+                    let mut port_inner = port.inner.lock();
+                    if port_inner.active {
+                        port.take_front(&mut port_inner, max_size, trailer, large)
+                    } else {
+                        None
+                    }
+                };
+                if let Some(dequeued) = taken {
+                    let port = port.clone();
+                    inner.rotor = at + 1;
+                    if inner.waiting > 0 {
+                        // Others may find more.
+                        self.receivers.notify_one();
+                    }
+                    return Ok((port, dequeued));
+                }
+            }
+            let jiffies = match left {
+                Deadline::Within(0) => return Err(WaitError::TimedOut),
+                Deadline::Within(jiffies) => jiffies,
+                Deadline::Forever => Jiffies::MAX,
+            };
+            inner.waiting += 1;
+            let woken = self.receivers.wait_interruptible_timeout(&mut inner, jiffies);
+            inner.waiting -= 1;
+            match woken {
+                CondVarTimeoutResult::Timeout => left = Deadline::Within(0),
+                CondVarTimeoutResult::Signal { .. } => {
+                    if inner.waiting > 0 {
+                        self.receivers.notify_one();
+                    }
+                    return Err(WaitError::Interrupted);
+                }
+                CondVarTimeoutResult::Woken { jiffies } => {
+                    if let Deadline::Within(_) = left {
+                        left = Deadline::Within(jiffies);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Destroys the set: its members leave it (keeping their messages) and
+    /// its receivers wake up.
     fn destroy(&self) {
-        self.inner.lock().active = false;
+        let members = {
+            let mut inner = self.inner.lock();
+            inner.active = false;
+            if inner.waiting > 0 {
+                self.receivers.notify_all();
+            }
+            core::mem::take(&mut inner.members)
+        };
+        for member in members.iter() {
+            let back = {
+                let mut port_inner = member.inner.lock();
+                match &port_inner.set {
+                    Some(set) if core::ptr::eq(Arc::as_ptr(set), self) => port_inner.set.take(),
+                    _ => None,
+                }
+            };
+            drop(back);
+        }
+        drop(members);
     }
 }
 

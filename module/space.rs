@@ -145,6 +145,8 @@ impl Space {
         };
         let me = self.task_port.detach_task();
         drop(entries);
+        // The task port dies with the space: dead-name requests on it fire.
+        self.task_port.destroy();
         drop(me);
     }
 
@@ -200,7 +202,7 @@ impl Space {
             _ => {}
         }
         let mut inner = self.lock_live()?;
-        Ok(inner.names.lookup(name)?.bits)
+        Ok(inner.names.lookup(name)?.type_bits())
     }
 
     fn get_refs(&self, name: u32, right: u32) -> KResult<u32> {
@@ -542,6 +544,12 @@ impl MiscDevice for Space {
                 Ok(StatsArgs { spaces, ports, port_sets, names, messages, message_bytes, reserved: [0; 2] })
             }),
             MACH_IOC_MSG => space.ioctl_msg(arg),
+            MACH_IOC_PORT_MOVE_MEMBER | MACH_IOC_PORT_INSERT_MEMBER | MACH_IOC_PORT_EXTRACT_MEMBER => {
+                space.ioctl_member(arg, cmd)
+            }
+            MACH_IOC_PORT_GET_SET_STATUS => space.ioctl_set_status(arg),
+            MACH_IOC_PORT_REQUEST_NOTIFICATION => space.ioctl_request_notification(arg),
+            MACH_IOC_PORT_SET_BACKUP => space.ioctl_set_backup(arg),
             MACH_IOC_PORT_GET_ATTRIBUTES => space.ioctl_attributes(arg, false),
             MACH_IOC_PORT_SET_ATTRIBUTES => space.ioctl_attributes(arg, true),
             MACH_IOC_API_VERSION => with_args(arg, |mut a: ApiVersionArgs| {

@@ -35,4 +35,8 @@ plain_struct!(
     StatsArgs,
     MsgArgs,
     PortAttributesArgs,
+    PortMemberArgs,
+    PortSetStatusArgs,
+    RequestNotificationArgs,
+    PortSetBackupArgs,
 );

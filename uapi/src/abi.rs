@@ -340,6 +340,22 @@ pub const MACH_PORT_DNREQUESTS_SIZE_COUNT: u32 = 1;
 pub const MACH_PORT_INFO_MAX: u32 = 10;
 
 // ---------------------------------------------------------------------------
+// Notifications (XNU osfmk/mach/notify.h).
+
+pub const MACH_NOTIFY_FIRST: i32 = 0o100;
+pub const MACH_NOTIFY_PORT_DELETED: i32 = MACH_NOTIFY_FIRST + 0o1;
+pub const MACH_NOTIFY_SEND_POSSIBLE: i32 = MACH_NOTIFY_FIRST + 0o2;
+pub const MACH_NOTIFY_PORT_DESTROYED: i32 = MACH_NOTIFY_FIRST + 0o5;
+pub const MACH_NOTIFY_NO_SENDERS: i32 = MACH_NOTIFY_FIRST + 0o6;
+pub const MACH_NOTIFY_SEND_ONCE: i32 = MACH_NOTIFY_FIRST + 0o7;
+pub const MACH_NOTIFY_DEAD_NAME: i32 = MACH_NOTIFY_FIRST + 0o10;
+pub const MACH_NOTIFY_LAST: i32 = MACH_NOTIFY_FIRST + 0o15;
+
+/// The NDR record every MIG-built notification carries after its header
+/// (`NDR_record`: little-endian, ASCII, IEEE floats, on x86_64 and arm64).
+pub const NDR_RECORD: [u8; 8] = [0, 0, 0, 0, 1, 0, 0, 0];
+
+// ---------------------------------------------------------------------------
 // Limits of this implementation for messages.
 
 /// The largest message (header and inline body, without trailer) one send
@@ -367,7 +383,7 @@ pub const MACH_TASK_SELF_NAME: MachPortName = 0x103;
 
 /// The version of this ABI, answered by `MACH_IOC_API_VERSION`. It grows
 /// when a command is added; existing commands never change.
-pub const MACH_API_VERSION: u32 = 3;
+pub const MACH_API_VERSION: u32 = 4;
 
 // ---------------------------------------------------------------------------
 // Ioctl numbers, encoded as asm-generic's `_IOWR('M', nr, T)` (x86_64, arm64).
@@ -586,6 +602,59 @@ pub struct PortAttributesArgs {
     pub reserved: u32,
 }
 
+/// `MACH_IOC_PORT_MOVE_MEMBER` (`member`, `after`),
+/// `MACH_IOC_PORT_INSERT_MEMBER` and `MACH_IOC_PORT_EXTRACT_MEMBER`
+/// (`member`, `set` in `after`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortMemberArgs {
+    pub task: MachPortName,
+    pub member: MachPortName,
+    pub after: MachPortName,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_PORT_GET_SET_STATUS`: the member names of the set `name`,
+/// written to `members` if there are at most `capacity`; `count` is always
+/// the number of members.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortSetStatusArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub members: u64,
+    pub capacity: u32,
+    pub count: u32,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
+/// `MACH_IOC_PORT_REQUEST_NOTIFICATION`: `previous` is out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RequestNotificationArgs {
+    pub task: MachPortName,
+    pub name: MachPortName,
+    pub variant: i32,
+    pub sync: u32,
+    pub notify: MachPortName,
+    pub notify_type: u32,
+    pub previous: MachPortName,
+    pub kr: KernReturnT,
+}
+
+/// `MACH_IOC_PORT_SET_BACKUP`: `previous` is out.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PortSetBackupArgs {
+    pub task: MachPortName,
+    pub primary: MachPortName,
+    pub backup: MachPortName,
+    pub previous: MachPortName,
+    pub kr: KernReturnT,
+    pub reserved: u32,
+}
+
 pub const MACH_IOC_API_VERSION: u32 = mach_iowr::<ApiVersionArgs>(0x01);
 pub const MACH_IOC_REPLY_PORT: u32 = mach_iowr::<ReplyPortArgs>(0x02);
 pub const MACH_IOC_PORT_ALLOCATE: u32 = mach_iowr::<PortAllocateArgs>(0x10);
@@ -603,6 +672,12 @@ pub const MACH_IOC_STATS: u32 = mach_iowr::<StatsArgs>(0x03);
 pub const MACH_IOC_PORT_GET_ATTRIBUTES: u32 = mach_iowr::<PortAttributesArgs>(0x1b);
 pub const MACH_IOC_PORT_SET_ATTRIBUTES: u32 = mach_iowr::<PortAttributesArgs>(0x1c);
 pub const MACH_IOC_MSG: u32 = mach_iowr::<MsgArgs>(0x20);
+pub const MACH_IOC_PORT_MOVE_MEMBER: u32 = mach_iowr::<PortMemberArgs>(0x1d);
+pub const MACH_IOC_PORT_INSERT_MEMBER: u32 = mach_iowr::<PortMemberArgs>(0x1e);
+pub const MACH_IOC_PORT_EXTRACT_MEMBER: u32 = mach_iowr::<PortMemberArgs>(0x1f);
+pub const MACH_IOC_PORT_GET_SET_STATUS: u32 = mach_iowr::<PortSetStatusArgs>(0x21);
+pub const MACH_IOC_PORT_REQUEST_NOTIFICATION: u32 = mach_iowr::<RequestNotificationArgs>(0x22);
+pub const MACH_IOC_PORT_SET_BACKUP: u32 = mach_iowr::<PortSetBackupArgs>(0x23);
 
 // ---------------------------------------------------------------------------
 // Layout checks: the same numbers are asserted in uapi/include/mach/mach_ioctl.h.
@@ -650,6 +725,14 @@ const _: () = {
     assert!(size_of::<PortAttributesArgs>() == 64);
     assert!(offset_of!(PortAttributesArgs, info) == 16);
     assert!(offset_of!(PortAttributesArgs, kr) == 56);
+    assert!(size_of::<PortMemberArgs>() == 16);
+    assert!(size_of::<PortSetStatusArgs>() == 32);
+    assert!(offset_of!(PortSetStatusArgs, members) == 8);
+    assert!(offset_of!(PortSetStatusArgs, count) == 20);
+    assert!(size_of::<RequestNotificationArgs>() == 32);
+    assert!(offset_of!(RequestNotificationArgs, previous) == 24);
+    assert!(size_of::<PortSetBackupArgs>() == 24);
+    assert!(offset_of!(PortSetBackupArgs, previous) == 12);
     assert!(MACH_IOC_API_VERSION == 0xc008_4d01);
     assert!(MACH_IOC_PORT_NAMES == 0xc020_4d13);
 };
