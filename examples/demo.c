@@ -7,13 +7,20 @@
  *   cc -static -I SDK/include demo.c SDK/lib/libmach.a -lpthread
  *
  * It fills its IPC space with one right of each kind, lists the space,
- * then takes everything apart again. Exits non-zero at the first call
- * that fails.
+ * then takes everything apart again. Then two processes talk: a client
+ * sends a request that carries a port right to a server and waits for the
+ * reply on a send-once right; the server answers, and uses the right it
+ * received to send the client a second message. Exits non-zero at the
+ * first call that fails.
  */
 #include <mach/mach.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* The name this demo picks for itself: "MACH" in ASCII. */
 #define MY_NAME ((mach_port_name_t)0x4d414348u)
@@ -114,6 +121,192 @@ static mach_port_urefs_t refs_of(mach_port_name_t name,
 	return refs;
 }
 
+/* The name the server's send right has in the "bootstrap" space the two
+ * processes share (a /dev/mach descriptor open before the fork). */
+#define SERVICE_NAME ((mach_port_name_t)0x53525643u) /* "SRVC" */
+
+#define REQUEST_ID 1000
+#define NOTE_ID 2000
+
+/* A request: a port right for the server to call back on, and text. */
+struct request {
+	mach_msg_header_t header;
+	mach_msg_body_t body;
+	mach_msg_port_descriptor_t callback;
+	char text[64];
+};
+
+/* A reply or a note: text only. */
+struct text_msg {
+	mach_msg_header_t header;
+	char text[64];
+};
+
+/* What a receiver gets: the message and the trailer after it. */
+union received {
+	struct request request;
+	struct text_msg text;
+	char room[sizeof(struct request) + sizeof(mach_msg_audit_trailer_t)];
+};
+
+static void check_msg(mach_msg_return_t mr, const char *who, const char *call)
+{
+	if (mr != MACH_MSG_SUCCESS) {
+		fprintf(stderr, "demo: %s: %s failed: %s (%#x)\n", who, call,
+			mach_error_string(mr), mr);
+		exit(1);
+	}
+}
+
+/* The client, in a child process with its own IPC space: finds the service
+ * through the bootstrap space, sends a request carrying a send right to
+ * its callback port, and waits for the reply and the note. */
+static int client(int bootstrap_fd)
+{
+	mach_port_t task = mach_task_self();
+	mach_port_t bootstrap, service, reply_port, callback;
+	mach_msg_type_name_t got_type;
+	struct request request;
+	union received in;
+	mach_msg_audit_trailer_t *trailer;
+
+	check(task_for_fd(bootstrap_fd, &bootstrap), "client: task_for_fd");
+	check(mach_port_extract_right(bootstrap, SERVICE_NAME,
+				      MACH_MSG_TYPE_COPY_SEND, &service,
+				      &got_type),
+	      "client: mach_port_extract_right(service)");
+	printf("   client %d: got a send right to the service as 0x%x from the bootstrap space\n",
+	       getpid(), service);
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &reply_port),
+	      "client: mach_port_allocate(reply)");
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &callback),
+	      "client: mach_port_allocate(callback)");
+
+	memset(&request, 0, sizeof(request));
+	request.header.msgh_bits =
+		MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE) |
+		MACH_MSGH_BITS_COMPLEX;
+	request.header.msgh_size = sizeof(request);
+	request.header.msgh_remote_port = service;
+	request.header.msgh_local_port = reply_port;
+	request.header.msgh_id = REQUEST_ID;
+	request.body.msgh_descriptor_count = 1;
+	request.callback.name = callback;
+	request.callback.disposition = MACH_MSG_TYPE_MAKE_SEND;
+	request.callback.type = MACH_MSG_PORT_DESCRIPTOR;
+	snprintf(request.text, sizeof(request.text), "hello from %d", getpid());
+
+	/* One call sends the request and waits for the reply: the RPC path. */
+	memcpy(&in, &request, sizeof(request));
+	check_msg(mach_msg(&in.request.header, MACH_SEND_MSG | MACH_RCV_MSG,
+			   sizeof(request), sizeof(in), reply_port,
+			   MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+		  "client", "mach_msg(SEND|RCV)");
+	printf("   client: reply id %d on 0x%x: \"%s\"\n",
+	       in.text.header.msgh_id, in.text.header.msgh_local_port,
+	       in.text.text);
+
+	/* The server kept the send right to the callback port it received. */
+	check_msg(mach_msg(&in.text.header,
+			   MACH_RCV_MSG |
+			   MACH_RCV_TRAILER_TYPE(MACH_MSG_TRAILER_FORMAT_0) |
+			   MACH_RCV_TRAILER_ELEMENTS(MACH_RCV_TRAILER_AUDIT),
+			   0, sizeof(in), callback, MACH_MSG_TIMEOUT_NONE,
+			   MACH_PORT_NULL),
+		  "client", "mach_msg(RCV callback)");
+	trailer = (mach_msg_audit_trailer_t *)((char *)&in +
+		round_msg(in.text.header.msgh_size));
+	printf("   client: note id %d on the callback port 0x%x from pid %u: \"%s\"\n",
+	       in.text.header.msgh_id, in.text.header.msgh_local_port,
+	       trailer->msgh_audit.val[5], in.text.text);
+	return 0;
+}
+
+/* The server: receives one request on the service port, replies through
+ * the send-once right it carried, and sends a note through the callback
+ * send right it carried. */
+static void server(mach_port_t service)
+{
+	mach_port_t task = mach_task_self();
+	union received in;
+	struct text_msg out;
+	mach_port_t callback;
+
+	check_msg(mach_msg(&in.request.header, MACH_RCV_MSG, 0, sizeof(in),
+			   service, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+		  "server", "mach_msg(RCV)");
+	callback = in.request.callback.name;
+	printf("   server %d: request id %d: \"%s\"; reply right 0x%x (send-once), callback right 0x%x (send)\n",
+	       getpid(), in.request.header.msgh_id, in.request.text,
+	       in.request.header.msgh_remote_port, callback);
+
+	memset(&out, 0, sizeof(out));
+	out.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+	out.header.msgh_size = sizeof(out);
+	out.header.msgh_remote_port = in.request.header.msgh_remote_port;
+	out.header.msgh_id = REQUEST_ID + 100;
+	snprintf(out.text, sizeof(out.text), "hello back from %d", getpid());
+	check_msg(mach_msg(&out.header, MACH_SEND_MSG, sizeof(out), 0,
+			   MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE,
+			   MACH_PORT_NULL),
+		  "server", "mach_msg(SEND reply)");
+
+	memset(&out, 0, sizeof(out));
+	out.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND, 0);
+	out.header.msgh_size = sizeof(out);
+	out.header.msgh_remote_port = callback;
+	out.header.msgh_id = NOTE_ID;
+	snprintf(out.text, sizeof(out.text), "a note through the right you sent");
+	check_msg(mach_msg(&out.header, MACH_SEND_MSG, sizeof(out), 0,
+			   MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE,
+			   MACH_PORT_NULL),
+		  "server", "mach_msg(SEND note)");
+	(void)task;
+}
+
+/* Section 6: two processes, a request and a reply. */
+static void rpc_demo(void)
+{
+	mach_port_t task = mach_task_self(), bootstrap, service;
+	int bootstrap_fd, status;
+	pid_t pid;
+
+	printf("6. Two processes: a request that carries a port right, and a reply.\n");
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &service),
+	      "mach_port_allocate(service)");
+	/* A second space, open before the fork, serves as a bootstrap
+	 * server: the client finds the service's send right there. */
+	bootstrap_fd = open("/dev/mach", O_RDWR);
+	if (bootstrap_fd < 0) {
+		perror("demo: open /dev/mach");
+		exit(1);
+	}
+	check(task_for_fd(bootstrap_fd, &bootstrap), "task_for_fd(bootstrap)");
+	check(mach_port_insert_right(bootstrap, SERVICE_NAME, service,
+				     MACH_MSG_TYPE_MAKE_SEND),
+	      "mach_port_insert_right(bootstrap, service)");
+	printf("   server %d: service port 0x%x; a send right to it is 0x%x in the bootstrap space\n",
+	       getpid(), service, SERVICE_NAME);
+
+	pid = fork();
+	if (pid < 0) {
+		perror("demo: fork");
+		exit(1);
+	}
+	if (pid == 0)
+		_exit(client(bootstrap_fd));
+	server(service);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "demo: the client failed\n");
+		exit(1);
+	}
+	close(bootstrap_fd);
+	check(mach_port_deallocate(task, bootstrap), "mach_port_deallocate(bootstrap)");
+	check(mach_port_destroy(task, service), "mach_port_destroy(service)");
+	printf("   the client exited; the service port is destroyed.\n\n");
+}
+
 int main(void)
 {
 	mach_port_t task = mach_task_self();
@@ -206,7 +399,9 @@ int main(void)
 	check(mach_port_destroy(task, MY_NAME), "mach_port_destroy(0x4d414348)");
 	printf("   mach_port_destroy(0x%x): our own name is gone\n\n", MY_NAME);
 
-	printf("5. The space again:\n");
+	rpc_demo();
+
+	printf("7. The space again:\n");
 	list_space();
 
 	check(mach_port_names(task, &names, &count, &types, &tcount),

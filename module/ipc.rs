@@ -493,6 +493,7 @@ impl Space {
                     };
                     msg::write_u64(data, at, address);
                     msg::set_byte(data, at + 10, msg::copied_out_type(disposition) as u8);
+                    mark_received_region(data, at);
                 }
                 _ => {
                     let region = message.ool.get(next_region).map(|region| region.as_slice()).unwrap_or(&[]);
@@ -505,6 +506,7 @@ impl Space {
                         }
                     };
                     msg::write_u64(data, at, address);
+                    mark_received_region(data, at);
                 }
             }
         }
@@ -639,6 +641,14 @@ fn consume_dest(mut message: KBox<Message>) {
     let dest = core::mem::replace(&mut message.dest, Carried::Dead);
     release_dest(dest);
     drop(message);
+}
+
+/// A received out-of-line region is a fresh mapping the receiver owns: as
+/// XNU does, its descriptor says so (`deallocate` set, `copy` =
+/// MACH_MSG_VIRTUAL_COPY), which is what `mach_msg_destroy` looks at.
+fn mark_received_region(data: &mut [u8], at: usize) {
+    msg::set_byte(data, at + 8, 1);
+    msg::set_byte(data, at + 9, MACH_MSG_VIRTUAL_COPY as u8);
 }
 
 fn write_user_u32(address: usize, value: u32) -> Result {

@@ -365,11 +365,19 @@ pub(crate) fn descriptors(data: &[u8]) -> core::result::Result<KVVec<Descriptor>
     found.reserve(count as usize, GFP_KERNEL_ACCOUNT).map_err(|_| MACH_SEND_NO_BUFFER)?;
     let mut offset = FIRST_DESCRIPTOR;
     for _ in 0..count {
+        if offset >= data.len() {
+            return Err(MACH_SEND_MSG_TOO_SMALL);
+        }
+        // As XNU: the type is checked as soon as the descriptor starts
+        // inside the message, before its size.
         let kind = u32::from(*data.get(offset + 11).ok_or(MACH_SEND_MSG_TOO_SMALL)?);
-        let size = if kind == MACH_MSG_PORT_DESCRIPTOR {
-            MACH_MSG_PORT_DESCRIPTOR_SIZE
-        } else {
-            MACH_MSG_OOL_DESCRIPTOR_SIZE
+        let size = match kind {
+            MACH_MSG_PORT_DESCRIPTOR => MACH_MSG_PORT_DESCRIPTOR_SIZE,
+            MACH_MSG_OOL_DESCRIPTOR
+            | MACH_MSG_OOL_PORTS_DESCRIPTOR
+            | MACH_MSG_OOL_VOLATILE_DESCRIPTOR
+            | MACH_MSG_GUARDED_PORT_DESCRIPTOR => MACH_MSG_OOL_DESCRIPTOR_SIZE,
+            _ => return Err(MACH_SEND_INVALID_TYPE),
         } as usize;
         if offset + size > data.len() {
             return Err(MACH_SEND_MSG_TOO_SMALL);

@@ -220,7 +220,9 @@ pub const MACH_SEND_OVERRIDE: u32 = 0x20;
 pub const MACH_SEND_INTERRUPT: u32 = 0x40;
 pub const MACH_SEND_NOTIFY: u32 = 0x80;
 pub const MACH_RCV_TIMEOUT: u32 = 0x100;
-pub const MACH_RCV_NOTIFY: u32 = 0x200;
+/// Legacy name; XNU gave 0x200 to MACH_MSG_STRICT_REPLY.
+pub const MACH_RCV_NOTIFY: u32 = 0;
+pub const MACH_MSG_STRICT_REPLY: u32 = 0x200;
 pub const MACH_RCV_INTERRUPT: u32 = 0x400;
 pub const MACH_RCV_VOUCHER: u32 = 0x800;
 pub const MACH_SEND_ALWAYS: u32 = 0x10000;
@@ -242,7 +244,7 @@ pub const MACH_RCV_TRAILER_AUDIT: u32 = 3;
 pub const MACH_RCV_TRAILER_CTX: u32 = 4;
 pub const MACH_RCV_TRAILER_AV: u32 = 7;
 pub const MACH_RCV_TRAILER_LABELS: u32 = 8;
-pub const MACH_RCV_TRAILER_MASK: u32 = 0xff << 24;
+pub const MACH_RCV_TRAILER_MASK: u32 = 0xf << 24;
 pub const fn mach_rcv_trailer_type(x: u32) -> u32 {
     (x & 0xf) << 28
 }

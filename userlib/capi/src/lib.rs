@@ -18,6 +18,13 @@
 //! - `task_for_fd` only: `EBADF` (the descriptor is not open) gives
 //!   `KERN_INVALID_ARGUMENT`, as a descriptor that is not `/dev/mach` does.
 //!
+//! `mach_msg` and its relatives return `mach_msg_return_t` codes for these
+//! too (see `mach/message.h`): the device cannot be opened:
+//! `MACH_SEND_INVALID_DEST` / `MACH_RCV_INVALID_NAME`; the ioctl fails:
+//! `MACH_SEND_INVALID_DATA` while the send was still to be done (ENOMEM:
+//! `MACH_SEND_NO_BUFFER`), else `MACH_RCV_INVALID_DATA`. An interrupted
+//! call follows the library's signal rule (`mach::Space::mach_msg_args`).
+//!
 //! Nothing here panics on what a caller passes; the workspace builds with
 //! `panic = "abort"` in any case.
 
@@ -37,6 +44,24 @@ type kern_return_t = c_int;
 type mach_port_name_t = u32;
 #[allow(non_camel_case_types)]
 type mach_msg_type_name_t = u32;
+#[allow(non_camel_case_types)]
+type mach_msg_return_t = c_int;
+#[allow(non_camel_case_types)]
+type mach_msg_option_t = c_int;
+#[allow(non_camel_case_types)]
+type mach_msg_size_t = u32;
+#[allow(non_camel_case_types)]
+type mach_msg_timeout_t = u32;
+#[allow(non_camel_case_types)]
+type mach_msg_type_number_t = u32;
+
+/// `mach_msg_header_t`: only ever used behind a pointer here; the fields
+/// are read at their byte offsets.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct mach_msg_header_t {
+    _opaque: [u32; 6],
+}
 
 // ---------------------------------------------------------------------------
 // The process's space.
@@ -143,6 +168,8 @@ fn errno_kr(errno: Option<i32>) -> kern_return_t {
 fn error_kr(e: &Error) -> kern_return_t {
     match e {
         Error::Kern(kr) => kr.0,
+        // A mach_msg_return_t is a kern_return_t in C.
+        Error::Msg(mr) => mr.0,
         Error::Os(io) => errno_kr(io.raw_os_error()),
     }
 }
@@ -347,6 +374,78 @@ pub unsafe extern "C" fn mach_port_extract_right(
     }
 }
 
+/// The `flavor` attributes of the receive right `name` into
+/// `port_info_out`; `*port_info_out_cnt` is in the room there (in 32-bit
+/// words) and out the words written.
+///
+/// # Safety
+///
+/// `port_info_out` must be null or valid for writing
+/// `*port_info_out_cnt` words; `port_info_out_cnt` null or valid for
+/// reading and writing.
+#[no_mangle]
+pub unsafe extern "C" fn mach_port_get_attributes(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    flavor: c_int,
+    port_info_out: *mut c_int,
+    port_info_out_cnt: *mut mach_msg_type_number_t,
+) -> kern_return_t {
+    if port_info_out.is_null() || port_info_out_cnt.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    // SAFETY: Checked non-null; the caller guarantees validity.
+    let room = unsafe { port_info_out_cnt.read() };
+    match with_space(|s| s.get_attributes(PortName(task), PortName(name), flavor as u32, room)) {
+        Ok(Ok(info)) => {
+            // The module writes at most the room it was given (passed as
+            // min(room, MACH_PORT_INFO_MAX)); never write past the caller's.
+            let n = info.len().min(room as usize);
+            // SAFETY: `n` words fit the caller's array; the pointers are
+            // non-null and valid by the caller's guarantee.
+            unsafe {
+                for (i, w) in info[..n].iter().enumerate() {
+                    port_info_out.add(i).write(*w as c_int);
+                }
+                port_info_out_cnt.write(n as u32);
+            }
+            sys::KERN_SUCCESS
+        }
+        Ok(Err(e)) => error_kr(&e),
+        Err(kr) => kr,
+    }
+}
+
+/// Sets the `flavor` attributes of the receive right `name` from the
+/// `port_info_cnt` words at `port_info` (at most `MACH_PORT_INFO_MAX` are
+/// passed on).
+///
+/// # Safety
+///
+/// `port_info` must be valid for reading `port_info_cnt` words, or null
+/// (then `KERN_INVALID_ARGUMENT` unless the count is 0).
+#[no_mangle]
+pub unsafe extern "C" fn mach_port_set_attributes(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    flavor: c_int,
+    port_info: *mut c_int,
+    port_info_cnt: mach_msg_type_number_t,
+) -> kern_return_t {
+    let n = (port_info_cnt as usize).min(sys::MACH_PORT_INFO_MAX as usize);
+    if port_info.is_null() && n > 0 {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    let mut words = [0u32; sys::MACH_PORT_INFO_MAX as usize];
+    for (i, w) in words[..n].iter_mut().enumerate() {
+        // SAFETY: i < port_info_cnt; the caller guarantees validity.
+        *w = unsafe { port_info.add(i).read() } as u32;
+    }
+    kr_of(with_space(|s| {
+        s.set_attributes(PortName(task), PortName(name), flavor as u32, &words[..n])
+    }))
+}
+
 /// The extension `task_for_fd`: a send right to the task port of the space
 /// behind `fd`, another open `/dev/mach` descriptor, in the caller's space.
 /// A descriptor that is not open (EBADF from the module) gives
@@ -375,6 +474,393 @@ fn task_for_fd_kr(e: &Error) -> kern_return_t {
     match e {
         Error::Os(io) if io.raw_os_error() == Some(libc::EBADF) => sys::KERN_INVALID_ARGUMENT,
         _ => error_kr(e),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// mach_msg.
+
+/// `security_token_t` / `audit_token_t` of the kernel, as macOS exports
+/// them.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct security_token_t {
+    val: [u32; 2],
+}
+
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct audit_token_t {
+    val: [u32; 8],
+}
+
+#[no_mangle]
+pub static KERNEL_SECURITY_TOKEN: security_token_t = security_token_t { val: [0, 1] };
+
+#[no_mangle]
+pub static KERNEL_AUDIT_TOKEN: audit_token_t = audit_token_t { val: [0; 8] };
+
+/// The `mach_msg_return_t` for a failed `MACH_IOC_MSG`: `option_left` is
+/// the option field as the module left it (MACH_SEND_MSG still set: the
+/// send was still to be done).
+fn msg_errno_mr(errno: Option<i32>, option_left: u32) -> mach_msg_return_t {
+    if option_left & sys::MACH_SEND_MSG != 0 {
+        match errno {
+            Some(libc::ENOMEM) => sys::MACH_SEND_NO_BUFFER,
+            _ => sys::MACH_SEND_INVALID_DATA,
+        }
+    } else {
+        sys::MACH_RCV_INVALID_DATA
+    }
+}
+
+/// One `mach_msg` on the process's space, with the library's signal rule.
+///
+/// # Safety
+///
+/// As `mach::Space::mach_msg_raw`.
+unsafe fn msg_call(
+    msg: *mut u8,
+    option: u32,
+    send_size: u32,
+    rcv_size: u32,
+    rcv_name: mach_port_name_t,
+    timeout: u32,
+    notify: mach_port_name_t,
+) -> mach_msg_return_t {
+    let fd = match space_fd() {
+        Ok(fd) => fd,
+        Err(_) if option & sys::MACH_SEND_MSG != 0 => return sys::MACH_SEND_INVALID_DEST,
+        Err(_) => return sys::MACH_RCV_INVALID_NAME,
+    };
+    // SAFETY: As in with_space: the descriptor is open and never closed by
+    // this Space.
+    let space = ManuallyDrop::new(Space::from_fd(unsafe { OwnedFd::from_raw_fd(fd) }));
+    let mut a = sys::MsgArgs {
+        msg: msg as u64,
+        option,
+        send_size,
+        rcv_size,
+        rcv_name,
+        timeout,
+        notify,
+        mr: 0,
+        reserved: 0,
+    };
+    // SAFETY: Forwarded to the caller.
+    match unsafe { space.mach_msg_args(&mut a) } {
+        Ok(mr) => mr,
+        Err(e) => msg_errno_mr(e.raw_os_error(), a.option),
+    }
+}
+
+/// Sends and/or receives a message (see `mach/message.h`).
+///
+/// # Safety
+///
+/// With MACH_SEND_MSG, `msg` must be readable for `send_size` bytes; with
+/// MACH_RCV_MSG, writable for `rcv_size` bytes. Out-of-line descriptors
+/// with `deallocate` set give their pages up on a successful send.
+#[no_mangle]
+pub unsafe extern "C" fn mach_msg(
+    msg: *mut mach_msg_header_t,
+    option: mach_msg_option_t,
+    send_size: mach_msg_size_t,
+    rcv_size: mach_msg_size_t,
+    rcv_name: mach_port_name_t,
+    timeout: mach_msg_timeout_t,
+    notify: mach_port_name_t,
+) -> mach_msg_return_t {
+    // SAFETY: Forwarded to the caller.
+    unsafe {
+        msg_call(
+            msg.cast(),
+            option as u32,
+            send_size,
+            rcv_size,
+            rcv_name,
+            timeout,
+            notify,
+        )
+    }
+}
+
+/// `mach_msg` receiving into `rcv_msg` when it is not NULL.
+///
+/// # Safety
+///
+/// As `mach_msg`, with the receive buffer `rcv_msg` when it is not null.
+#[no_mangle]
+pub unsafe extern "C" fn mach_msg_overwrite(
+    msg: *mut mach_msg_header_t,
+    option: mach_msg_option_t,
+    send_size: mach_msg_size_t,
+    rcv_size: mach_msg_size_t,
+    rcv_name: mach_port_name_t,
+    timeout: mach_msg_timeout_t,
+    notify: mach_port_name_t,
+    rcv_msg: *mut mach_msg_header_t,
+    _rcv_limit: mach_msg_size_t,
+) -> mach_msg_return_t {
+    let option = option as u32;
+    let both = sys::MACH_SEND_MSG | sys::MACH_RCV_MSG;
+    if rcv_msg.is_null() || rcv_msg == msg {
+        // SAFETY: Forwarded to the caller.
+        return unsafe {
+            mach_msg(
+                msg,
+                option as c_int,
+                send_size,
+                rcv_size,
+                rcv_name,
+                timeout,
+                notify,
+            )
+        };
+    }
+    if option & both != both {
+        let buf = if option & sys::MACH_SEND_MSG != 0 {
+            msg
+        } else {
+            rcv_msg
+        };
+        // SAFETY: Forwarded to the caller.
+        return unsafe {
+            mach_msg(
+                buf,
+                option as c_int,
+                send_size,
+                rcv_size,
+                rcv_name,
+                timeout,
+                notify,
+            )
+        };
+    }
+    // Two buffers: the send, then the receive, as two calls.
+    // SAFETY: Forwarded to the caller.
+    let mr = unsafe {
+        mach_msg(
+            msg,
+            (option & !sys::MACH_RCV_MSG) as c_int,
+            send_size,
+            0,
+            rcv_name,
+            timeout,
+            notify,
+        )
+    };
+    if mr != sys::MACH_MSG_SUCCESS {
+        return mr;
+    }
+    // SAFETY: Forwarded to the caller.
+    unsafe {
+        mach_msg(
+            rcv_msg,
+            (option & !sys::MACH_SEND_MSG) as c_int,
+            0,
+            rcv_size,
+            rcv_name,
+            timeout,
+            notify,
+        )
+    }
+}
+
+/// Reads the `u32` at byte `offset` of a message.
+///
+/// # Safety
+///
+/// `msg + offset` must be readable for 4 bytes.
+unsafe fn msg_u32(msg: *const u8, offset: usize) -> u32 {
+    // SAFETY: Forwarded to the caller.
+    unsafe { msg.add(offset).cast::<u32>().read_unaligned() }
+}
+
+/// Sends `msg`, its size in `msgh_size`.
+///
+/// # Safety
+///
+/// `msg` must be null or a readable message of `msgh_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mach_msg_send(msg: *mut mach_msg_header_t) -> mach_msg_return_t {
+    if msg.is_null() {
+        return sys::MACH_SEND_INVALID_DATA;
+    }
+    // SAFETY: A header is readable (the caller's guarantee).
+    let size = unsafe { msg_u32(msg.cast(), 4) };
+    // SAFETY: Forwarded to the caller.
+    unsafe {
+        mach_msg(
+            msg,
+            sys::MACH_SEND_MSG as c_int,
+            size,
+            0,
+            sys::MACH_PORT_NULL,
+            sys::MACH_MSG_TIMEOUT_NONE,
+            sys::MACH_PORT_NULL,
+        )
+    }
+}
+
+/// Receives into `msg`: its size in `msgh_size`, the port in
+/// `msgh_local_port`.
+///
+/// # Safety
+///
+/// `msg` must be null or writable for `msgh_size` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn mach_msg_receive(msg: *mut mach_msg_header_t) -> mach_msg_return_t {
+    if msg.is_null() {
+        return sys::MACH_RCV_INVALID_DATA;
+    }
+    // SAFETY: A header is readable (the caller's guarantee).
+    let (size, port) = unsafe { (msg_u32(msg.cast(), 4), msg_u32(msg.cast(), 12)) };
+    // SAFETY: Forwarded to the caller.
+    unsafe {
+        mach_msg(
+            msg,
+            sys::MACH_RCV_MSG as c_int,
+            0,
+            size,
+            port,
+            sys::MACH_MSG_TIMEOUT_NONE,
+            sys::MACH_PORT_NULL,
+        )
+    }
+}
+
+/// Releases one right of a message as libsyscall's
+/// `mach_msg_destroy_port` does.
+fn destroy_port(port: mach_port_name_t, kind: mach_msg_type_name_t) {
+    if !sys::mach_port_valid(port) {
+        return;
+    }
+    let task = sys::MACH_TASK_SELF_NAME;
+    match kind {
+        sys::MACH_MSG_TYPE_MOVE_SEND | sys::MACH_MSG_TYPE_MOVE_SEND_ONCE => {
+            mach_port_deallocate(task, port);
+        }
+        sys::MACH_MSG_TYPE_MOVE_RECEIVE => {
+            mach_port_mod_refs(task, port, sys::MACH_PORT_RIGHT_RECEIVE, -1);
+        }
+        sys::MACH_MSG_TYPE_MAKE_SEND => {
+            mach_port_insert_right(task, port, port, sys::MACH_MSG_TYPE_MAKE_SEND);
+            mach_port_deallocate(task, port);
+        }
+        sys::MACH_MSG_TYPE_MAKE_SEND_ONCE => {
+            let (mut right, mut kind) = (0, 0);
+            // SAFETY: Both out-pointers are locals.
+            let kr = unsafe {
+                mach_port_extract_right(
+                    task,
+                    port,
+                    sys::MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                    &mut right,
+                    &mut kind,
+                )
+            };
+            if kr == sys::KERN_SUCCESS {
+                mach_port_deallocate(task, right);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Releases the rights and out-of-line memory a message holds (see
+/// `mach/message.h`).
+///
+/// # Safety
+///
+/// `msg` must be null or a message whose header, body and descriptors are
+/// readable, whose out-of-line port arrays are readable, and whose
+/// out-of-line regions with `deallocate` set are not in use.
+#[no_mangle]
+pub unsafe extern "C" fn mach_msg_destroy(msg: *mut mach_msg_header_t) {
+    if msg.is_null() {
+        return;
+    }
+    let m = msg.cast::<u8>().cast_const();
+    // SAFETY: The header is readable (the caller's guarantee).
+    let (bits, remote, voucher) = unsafe { (msg_u32(m, 0), msg_u32(m, 8), msg_u32(m, 16)) };
+    // msgh_local_port holds no right: the receive consumed the destination.
+    destroy_port(remote, sys::mach_msgh_bits_remote(bits));
+    destroy_port(voucher, sys::mach_msgh_bits_voucher(bits));
+    if bits & sys::MACH_MSGH_BITS_COMPLEX == 0 {
+        return;
+    }
+    // SAFETY: The body is readable (the caller's guarantee).
+    let count = unsafe { msg_u32(m, 24) };
+    let mut off = 28usize;
+    for _ in 0..count {
+        // SAFETY: Each descriptor is readable (the caller's guarantee); the
+        // type byte is at offset 11 of every kind.
+        let kind = unsafe { *m.add(off + 11) } as u32;
+        let disposition = || {
+            // SAFETY: As above.
+            u32::from(unsafe { *m.add(off + 10) })
+        };
+        match kind {
+            sys::MACH_MSG_PORT_DESCRIPTOR => {
+                // SAFETY: As above.
+                destroy_port(unsafe { msg_u32(m, off) }, disposition());
+                off += sys::MACH_MSG_PORT_DESCRIPTOR_SIZE as usize;
+            }
+            sys::MACH_MSG_OOL_DESCRIPTOR => {
+                // SAFETY: As above.
+                let (addr, dealloc, size) = unsafe {
+                    (
+                        m.add(off).cast::<u64>().read_unaligned(),
+                        *m.add(off + 8),
+                        msg_u32(m, off + 12),
+                    )
+                };
+                if dealloc != 0 && size != 0 {
+                    // SAFETY: The caller gives the region up.
+                    unsafe {
+                        vm_deallocate(sys::MACH_TASK_SELF_NAME, addr as usize, size as usize)
+                    };
+                }
+                off += sys::MACH_MSG_OOL_DESCRIPTOR_SIZE as usize;
+            }
+            sys::MACH_MSG_OOL_VOLATILE_DESCRIPTOR => {
+                off += sys::MACH_MSG_OOL_DESCRIPTOR_SIZE as usize;
+            }
+            sys::MACH_MSG_OOL_PORTS_DESCRIPTOR => {
+                // SAFETY: As above.
+                let (addr, dealloc, n) = unsafe {
+                    (
+                        m.add(off).cast::<u64>().read_unaligned() as usize,
+                        *m.add(off + 8),
+                        msg_u32(m, off + 12) as usize,
+                    )
+                };
+                let disposition = disposition();
+                if addr != 0 {
+                    for i in 0..n {
+                        // SAFETY: The array is readable (the caller's
+                        // guarantee).
+                        let name = unsafe { (addr as *const u32).add(i).read_unaligned() };
+                        destroy_port(name, disposition);
+                    }
+                }
+                if dealloc != 0 && n != 0 {
+                    // SAFETY: The caller gives the region up.
+                    unsafe { vm_deallocate(sys::MACH_TASK_SELF_NAME, addr, n.saturating_mul(4)) };
+                }
+                off += sys::MACH_MSG_OOL_DESCRIPTOR_SIZE as usize;
+            }
+            sys::MACH_MSG_GUARDED_PORT_DESCRIPTOR => {
+                // LP64 user layout: context u64, flags u16, disposition,
+                // type, name.
+                // SAFETY: As above.
+                destroy_port(unsafe { msg_u32(m, off + 12) }, disposition());
+                off += 16;
+            }
+            // An unknown type: its size, and so the rest, is unknown.
+            _ => break,
+        }
     }
 }
 
@@ -634,14 +1120,19 @@ static ERR_KERN: [&CStr; 57] = [
     c"(os/kern) result not found",
 ];
 
-static ERR_MACH_SEND: [&CStr; 22] = [
+// The send and receive tables are those of current macOS, whose codes
+// 5, 14 and 18 took new meanings (MACH_SEND_INVALID_VOUCHER,
+// MACH_SEND_TOO_LARGE, MACH_SEND_INVALID_CONTEXT); the entries after
+// macOS's last (send 23, receive 17 and 18) are this library's own text
+// for codes abi.rs defines.
+static ERR_MACH_SEND: [&CStr; 24] = [
     c"(ipc/send) no error",
     c"(ipc/send) send in progress",
     c"(ipc/send) invalid data",
     c"(ipc/send) invalid destination port",
     c"(ipc/send) timed out",
-    c"(ipc/send) will notify",
-    c"(ipc/send) notify in progress",
+    c"(ipc/send) invalid voucher",
+    c"(ipc/send) unused error",
     c"(ipc/send) interrupted",
     c"(ipc/send) msg too small",
     c"(ipc/send) invalid reply port",
@@ -649,17 +1140,19 @@ static ERR_MACH_SEND: [&CStr; 22] = [
     c"(ipc/send) invalid notify port",
     c"(ipc/send) invalid memory",
     c"(ipc/send) no msg buffer",
-    c"(ipc/send) no notify possible",
+    c"(ipc/send) msg too large",
     c"(ipc/send) invalid msg-type",
     c"(ipc/send) invalid msg-header",
     c"(ipc/send) invalid msg-trailer",
-    c"(ipc/send) DIPC transport failure",
-    c"(ipc/send) DIPC port migrated",
-    c"(ipc/send) DIPC resend failed",
+    c"(ipc/send) invalid context for reply",
+    c"(ipc/send) unused error",
+    c"(ipc/send) unused error",
     c"(ipc/send) out-of-line buffer too large",
+    c"(ipc/send) destination does not accept OOL ports",
+    c"(ipc/send) message filtered",
 ];
 
-static ERR_MACH_RCV: [&CStr; 17] = [
+static ERR_MACH_RCV: [&CStr; 19] = [
     c"(ipc/rcv) no error",
     c"(ipc/rcv) receive in progress",
     c"(ipc/rcv) invalid name",
@@ -677,6 +1170,8 @@ static ERR_MACH_RCV: [&CStr; 17] = [
     c"(ipc/rcv) overwrite region too small",
     c"(ipc/rcv) invalid msg-trailer",
     c"(ipc/rcv) DIPC transport error",
+    c"(ipc/rcv) receive in progress with timeout",
+    c"(ipc/rcv) invalid reply port",
 ];
 
 static ERR_MACH_MIG: [&CStr; 10] = [
@@ -701,7 +1196,12 @@ fn error_string(err: i32) -> &'static CStr {
     } as u32;
     let system = (err >> 26) & 0x3f;
     let sub = ((err >> 14) & 0xfff) as usize;
-    let code = (err & 0x3fff) as usize;
+    let mut code = (err & 0x3fff) as usize;
+    if system == 4 && sub <= 1 {
+        // A send or receive error with special bits (MACH_MSG_MASK, e.g.
+        // MACH_RCV_BODY_ERROR|MACH_MSG_IPC_SPACE) reads as its base code.
+        code &= !(sys::MACH_MSG_MASK as usize);
+    }
     let unknown = c"unknown error code";
     let table: &[&CStr] = match (system, sub) {
         (0, 0) => &ERR_KERN,
@@ -741,6 +1241,65 @@ mod tests {
             c"(ipc/send) invalid destination port"
         );
         assert_eq!(error_string(0x1000_4003), c"(ipc/rcv) timed out");
+        assert_eq!(
+            error_string(sys::MACH_SEND_INVALID_VOUCHER),
+            c"(ipc/send) invalid voucher"
+        );
+        assert_eq!(
+            error_string(sys::MACH_SEND_TOO_LARGE),
+            c"(ipc/send) msg too large"
+        );
+        assert_eq!(
+            error_string(sys::MACH_RCV_BODY_ERROR | sys::MACH_MSG_IPC_SPACE),
+            c"(ipc/rcv) body error"
+        );
+        assert_eq!(error_string(0x1000_4013), c"unknown error code");
+        // Every mach_msg code abi.rs defines has its own text.
+        for mr in [
+            sys::MACH_SEND_IN_PROGRESS,
+            sys::MACH_SEND_INVALID_DATA,
+            sys::MACH_SEND_INVALID_DEST,
+            sys::MACH_SEND_TIMED_OUT,
+            sys::MACH_SEND_INVALID_VOUCHER,
+            sys::MACH_SEND_INTERRUPTED,
+            sys::MACH_SEND_MSG_TOO_SMALL,
+            sys::MACH_SEND_INVALID_REPLY,
+            sys::MACH_SEND_INVALID_RIGHT,
+            sys::MACH_SEND_INVALID_NOTIFY,
+            sys::MACH_SEND_INVALID_MEMORY,
+            sys::MACH_SEND_NO_BUFFER,
+            sys::MACH_SEND_TOO_LARGE,
+            sys::MACH_SEND_INVALID_TYPE,
+            sys::MACH_SEND_INVALID_HEADER,
+            sys::MACH_SEND_INVALID_TRAILER,
+            sys::MACH_SEND_INVALID_CONTEXT,
+            sys::MACH_SEND_INVALID_RT_OOL_SIZE,
+            sys::MACH_SEND_NO_GRANT_DEST,
+            sys::MACH_SEND_MSG_FILTERED,
+            sys::MACH_RCV_IN_PROGRESS,
+            sys::MACH_RCV_INVALID_NAME,
+            sys::MACH_RCV_TIMED_OUT,
+            sys::MACH_RCV_TOO_LARGE,
+            sys::MACH_RCV_INTERRUPTED,
+            sys::MACH_RCV_PORT_CHANGED,
+            sys::MACH_RCV_INVALID_NOTIFY,
+            sys::MACH_RCV_INVALID_DATA,
+            sys::MACH_RCV_PORT_DIED,
+            sys::MACH_RCV_IN_SET,
+            sys::MACH_RCV_HEADER_ERROR,
+            sys::MACH_RCV_BODY_ERROR,
+            sys::MACH_RCV_INVALID_TYPE,
+            sys::MACH_RCV_SCATTER_SMALL,
+            sys::MACH_RCV_INVALID_TRAILER,
+            sys::MACH_RCV_IN_PROGRESS_TIMED,
+            sys::MACH_RCV_INVALID_REPLY,
+        ] {
+            let text = error_string(mr).to_str().unwrap();
+            assert!(
+                text.starts_with("(ipc/") && !text.contains("unused"),
+                "{mr:#x}: {text}"
+            );
+        }
         assert_eq!(error_string(-300), c"(ipc/mig) client type check failure");
         assert_eq!(error_string(-1), c"(?/?) unknown error system");
         assert_eq!(error_string(i32::MIN), c"(?/?) unknown error system");
@@ -795,6 +1354,75 @@ mod tests {
                 sys::KERN_INVALID_ARGUMENT
             );
         }
+    }
+
+    #[test]
+    fn msg_errno_mapping() {
+        let send = sys::MACH_SEND_MSG | sys::MACH_RCV_MSG;
+        assert_eq!(
+            msg_errno_mr(Some(libc::EFAULT), send),
+            sys::MACH_SEND_INVALID_DATA
+        );
+        assert_eq!(
+            msg_errno_mr(Some(libc::EINVAL), send),
+            sys::MACH_SEND_INVALID_DATA
+        );
+        assert_eq!(
+            msg_errno_mr(Some(libc::ENOMEM), send),
+            sys::MACH_SEND_NO_BUFFER
+        );
+        assert_eq!(
+            msg_errno_mr(Some(libc::EFAULT), sys::MACH_RCV_MSG),
+            sys::MACH_RCV_INVALID_DATA
+        );
+        assert_eq!(
+            msg_errno_mr(Some(libc::ENOTTY), sys::MACH_RCV_MSG),
+            sys::MACH_RCV_INVALID_DATA
+        );
+        assert_eq!(msg_errno_mr(None, 0), sys::MACH_RCV_INVALID_DATA);
+    }
+
+    #[test]
+    fn msg_null_pointers() {
+        let mut n = 0u32;
+        // SAFETY: Null pointers are checked before anything else.
+        unsafe {
+            assert_eq!(mach_msg_send(ptr::null_mut()), sys::MACH_SEND_INVALID_DATA);
+            assert_eq!(
+                mach_msg_receive(ptr::null_mut()),
+                sys::MACH_RCV_INVALID_DATA
+            );
+            mach_msg_destroy(ptr::null_mut());
+            assert_eq!(
+                mach_port_get_attributes(0x103, 1, 1, ptr::null_mut(), &mut n),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            let mut info = 0;
+            assert_eq!(
+                mach_port_get_attributes(0x103, 1, 1, &mut info, ptr::null_mut()),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                mach_port_set_attributes(0x103, 1, 1, ptr::null_mut(), 1),
+                sys::KERN_INVALID_ARGUMENT
+            );
+        }
+    }
+
+    #[test]
+    fn destroy_of_a_message_without_rights_touches_nothing() {
+        // Dispositions without a valid name, and an unknown descriptor type
+        // that ends the walk: no call reaches /dev/mach.
+        let mut m = [0u32; 16];
+        m[0] = sys::MACH_MSGH_BITS_COMPLEX | sys::MACH_MSG_TYPE_PORT_SEND;
+        m[2] = sys::MACH_PORT_DEAD;
+        m[6] = 2;
+        m[7] = 0; // port descriptor: name NULL
+        m[9] = (sys::MACH_MSG_TYPE_PORT_SEND << 16) | (sys::MACH_MSG_PORT_DESCRIPTOR << 24);
+        m[12] = 9 << 24; // unknown type
+                         // SAFETY: The message lies in `m`.
+        unsafe { mach_msg_destroy(m.as_mut_ptr().cast()) };
+        assert_eq!(SPACE_FD.load(Ordering::Relaxed), -1);
     }
 
     #[test]

@@ -91,6 +91,31 @@ kern_return_t mach_port_extract_right(ipc_space_t task, mach_port_name_t name,
 				      mach_port_t *poly,
 				      mach_msg_type_name_t *polyPoly);
 
+/*
+ * The attributes of the receive right name, of kind flavor, into
+ * port_info_out: *port_info_outCnt is in the room there in natural_t words
+ * and out the words written. MACH_PORT_LIMITS_INFO (mach_port_limits_t:
+ * the queue limit), MACH_PORT_RECEIVE_STATUS (mach_port_status_t),
+ * MACH_PORT_DNREQUESTS_SIZE (0); others KERN_INVALID_ARGUMENT; too little
+ * room KERN_FAILURE; name not a receive right KERN_INVALID_RIGHT (or
+ * KERN_INVALID_NAME). At most MACH_PORT_RECEIVE_STATUS_COUNT words are
+ * written.
+ */
+kern_return_t mach_port_get_attributes(ipc_space_t task, mach_port_name_t name,
+				       mach_port_flavor_t flavor,
+				       mach_port_info_t port_info_out,
+				       mach_msg_type_number_t *port_info_outCnt);
+
+/*
+ * Sets attributes of the receive right name: only MACH_PORT_LIMITS_INFO
+ * (the queue limit, 0 .. MACH_PORT_QLIMIT_MAX, else KERN_INVALID_VALUE;
+ * raising it wakes waiting senders); other flavors KERN_INVALID_ARGUMENT.
+ */
+kern_return_t mach_port_set_attributes(ipc_space_t task, mach_port_name_t name,
+				       mach_port_flavor_t flavor,
+				       mach_port_info_t port_info,
+				       mach_msg_type_number_t port_infoCnt);
+
 #ifdef __cplusplus
 }
 #endif

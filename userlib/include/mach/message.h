@@ -395,7 +395,8 @@ typedef integer_t mach_msg_option_t;
 #define MACH_SEND_SYNC_USE_THRPRI MACH_SEND_PROPAGATE_QOS
 
 #define MACH_RCV_TIMEOUT        0x00000100      /* timeout value applies to receive */
-#define MACH_RCV_NOTIFY         0x00000200      /* legacy */
+#define MACH_RCV_NOTIFY         0x00000000      /* legacy name (was 0x200) */
+#define MACH_MSG_STRICT_REPLY   0x00000200
 #define MACH_RCV_INTERRUPT      0x00000400      /* don't restart interrupted receive */
 #define MACH_RCV_VOUCHER        0x00000800      /* willing to receive voucher port */
 #define MACH_RCV_OVERWRITE      0x00000000      /* scatter receive (deprecated) */
@@ -414,7 +415,7 @@ typedef integer_t mach_msg_option_t;
 
 #define MACH_RCV_TRAILER_TYPE(x)     (((x) & 0xf) << 28)
 #define MACH_RCV_TRAILER_ELEMENTS(x) (((x) & 0xf) << 24)
-#define MACH_RCV_TRAILER_MASK        ((0xff << 24))
+#define MACH_RCV_TRAILER_MASK        ((0xfU << 24))
 
 #define GET_RCV_ELEMENTS(y) (((y) >> 24) & 0xf)
 
@@ -552,6 +553,10 @@ extern mach_msg_return_t mach_msg_receive(mach_msg_header_t *msg);
  * message is made and dropped), and the out-of-line memory of descriptors
  * whose deallocate flag is set (vm_deallocate). msgh_local_port is left
  * alone. NULL msg: nothing.
+ *
+ * XNU sets deallocate in every out-of-line descriptor it delivers; this
+ * module passes the sender's flag on, so a received region whose sender
+ * did not set it stays mapped: vm_deallocate it yourself.
  */
 extern void mach_msg_destroy(mach_msg_header_t *msg);
 

@@ -75,6 +75,51 @@ typedef natural_t mach_port_rights_t;
 /* The most user references a send right or dead name can hold. */
 #define MACH_PORT_UREFS_MAX             ((mach_port_urefs_t) 0xffff)
 
+/* A value a receive right carries for its holder (unused here). */
+typedef vm_offset_t mach_port_context_t;
+
+/*
+ * Port attributes (mach_port_get_attributes, mach_port_set_attributes):
+ * an array of natural_t words whose layout the flavor gives.
+ */
+typedef int mach_port_flavor_t;
+typedef integer_t *mach_port_info_t;
+
+#define MACH_PORT_LIMITS_INFO           1       /* mach_port_limits_t (get, set) */
+#define MACH_PORT_RECEIVE_STATUS        2       /* mach_port_status_t (get) */
+#define MACH_PORT_DNREQUESTS_SIZE       3       /* one word, 0 (get) */
+#define MACH_PORT_TEMPOWNER             4       /* not supported */
+#define MACH_PORT_IMPORTANCE_RECEIVER   5       /* not supported */
+#define MACH_PORT_DENAP_RECEIVER        6       /* not supported */
+#define MACH_PORT_INFO_EXT              7       /* not supported */
+#define MACH_PORT_GUARD_INFO            8       /* not supported */
+
+typedef struct mach_port_limits {
+	mach_port_msgcount_t    mpl_qlimit;     /* messages the queue holds */
+} mach_port_limits_t;
+
+typedef struct mach_port_status {
+	mach_port_rights_t      mps_pset;       /* containing port set (0) */
+	mach_port_seqno_t       mps_seqno;      /* sequence number */
+	mach_port_mscount_t     mps_mscount;    /* make-send count */
+	mach_port_msgcount_t    mps_qlimit;     /* queue limit */
+	mach_port_msgcount_t    mps_msgcount;   /* messages in the queue */
+	mach_port_rights_t      mps_sorights;   /* send-once rights */
+	boolean_t               mps_srights;    /* do send rights exist? */
+	boolean_t               mps_pdrequest;  /* port-deleted requested? (0) */
+	boolean_t               mps_nsrequest;  /* no-senders requested? (0) */
+	natural_t               mps_flags;      /* port flags (0) */
+} mach_port_status_t;
+
+#define MACH_PORT_LIMITS_INFO_COUNT \
+	((natural_t)(sizeof(mach_port_limits_t) / sizeof(natural_t)))
+#define MACH_PORT_RECEIVE_STATUS_COUNT \
+	((natural_t)(sizeof(mach_port_status_t) / sizeof(natural_t)))
+#define MACH_PORT_DNREQUESTS_SIZE_COUNT 1
+
+#define MACH_PORT_SRIGHTS_NONE          0
+#define MACH_PORT_SRIGHTS_PRESENT       1
+
 #define MACH_PORT_QLIMIT_ZERO           0
 #define MACH_PORT_QLIMIT_BASIC          5
 #define MACH_PORT_QLIMIT_SMALL          16
