@@ -85,7 +85,13 @@ impl Message {
         rights: KVVec<Option<Carried>>,
         ool: KVVec<KVVec<u8>>,
         audit: Audit,
-    ) -> Result<KBox<Message>, kernel::alloc::AllocError> {
+    ) -> Result<KBox<Message>, Carried> {
+        // The box first: if there is no memory, the destination right comes
+        // back unreleased, so that a kernel notification whose box cannot be
+        // made can use its right up without sending another one.
+        let Ok(slot) = KBox::<Message>::new_uninit(GFP_KERNEL_ACCOUNT) else {
+            return Err(dest);
+        };
         let bytes = data.len() as u64 + ool.iter().map(|region| region.len() as u64).sum::<u64>();
         stats::add_message_bytes(bytes as i64);
         let message = Message {
@@ -101,7 +107,7 @@ impl Message {
             bytes,
             _live: Live::new(),
         };
-        KBox::new(message, GFP_KERNEL_ACCOUNT)
+        Ok(KBox::write(slot, message))
     }
 
     /// The size the receiver sees in `msgh_size`.
@@ -622,11 +628,9 @@ fn send_through(notify: SendOnceRight, id: i32, value: Option<u32>) {
     );
     match message {
         Ok(message) => send_kernel(message),
-        // The box was not made: `Message::new` dropped its arguments,
-        // including the right, whose drop used it up (see
-        // `SendOnceRight::drop`, which then sends the send-once
-        // notification itself or, for this one, found no memory either).
-        Err(_) => {}
+        // No memory for the message: the right is used up without one.
+        Err(Carried::SendOnce(notify)) => notify.consume(),
+        Err(other) => drop(other),
     }
 }
 
