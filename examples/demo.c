@@ -10,14 +10,19 @@
  * then takes everything apart again. Then two processes talk: a client
  * sends a request that carries a port right to a server and waits for the
  * reply on a send-once right; the server answers, and uses the right it
- * received to send the client a second message. Exits non-zero at the
- * first call that fails.
+ * received to send the client a second message. Last, failover: a server
+ * whose service port has a backup port (held by a standby process) is
+ * killed with requests queued; the standby receives the service's receive
+ * right with the requests intact and answers them, and a client watching
+ * the server with a dead-name request is told. Exits non-zero at the first
+ * call that fails.
  */
 #include <mach/mach.h>
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -307,6 +312,237 @@ static void rpc_demo(void)
 	printf("   the client exited; the service port is destroyed.\n\n");
 }
 
+/* --- Section 7: failover through a backup port ------------------------- */
+
+#define BACKUP_NAME ((mach_port_name_t)0x424b5550u) /* "BKUP" */
+#define HEALTH_NAME ((mach_port_name_t)0x484c5448u) /* "HLTH" */
+#define FAILOVER_REQUESTS 3
+
+/* Publishes a send right to our port under name in the bootstrap space. */
+static void publish(int bootstrap_fd, mach_port_name_t name, mach_port_t port)
+{
+	mach_port_t bootstrap;
+
+	check(task_for_fd(bootstrap_fd, &bootstrap), "task_for_fd(bootstrap)");
+	check(mach_port_insert_right(bootstrap, name, port, MACH_MSG_TYPE_MAKE_SEND),
+	      "mach_port_insert_right(bootstrap)");
+	check(mach_port_deallocate(mach_task_self(), bootstrap),
+	      "mach_port_deallocate(bootstrap)");
+}
+
+/* A send right to what is published under name in the bootstrap space. */
+static mach_port_t look_up(int bootstrap_fd, mach_port_name_t name)
+{
+	mach_port_t bootstrap, port;
+	mach_msg_type_name_t type;
+
+	check(task_for_fd(bootstrap_fd, &bootstrap), "task_for_fd(bootstrap)");
+	check(mach_port_extract_right(bootstrap, name, MACH_MSG_TYPE_COPY_SEND,
+				      &port, &type),
+	      "mach_port_extract_right(bootstrap)");
+	check(mach_port_deallocate(mach_task_self(), bootstrap),
+	      "mach_port_deallocate(bootstrap)");
+	return port;
+}
+
+static void signal_ready(int fd)
+{
+	char c = 1;
+
+	if (write(fd, &c, 1) != 1) {
+		perror("demo: write");
+		exit(1);
+	}
+}
+
+static void wait_ready(int fd)
+{
+	char c;
+
+	if (read(fd, &c, 1) != 1) {
+		fprintf(stderr, "demo: a helper process died before it was ready\n");
+		exit(1);
+	}
+}
+
+/* The standby: holds the backup port, and when the server dies receives
+ * its service port in a port-destroyed notification, with the requests
+ * still queued on it, and answers them. */
+static int standby(int bootstrap_fd, int ready_fd)
+{
+	mach_port_t task = mach_task_self(), backup, service;
+	union received in;
+	struct text_msg out;
+
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &backup),
+	      "standby: mach_port_allocate");
+	publish(bootstrap_fd, BACKUP_NAME, backup);
+	printf("   standby %d: backup port 0x%x published\n", getpid(), backup);
+	signal_ready(ready_fd);
+
+	check_msg(mach_msg(&in.request.header, MACH_RCV_MSG, 0, sizeof(in),
+			   backup, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+		  "standby", "mach_msg(RCV backup)");
+	if (in.request.header.msgh_id != MACH_NOTIFY_PORT_DESTROYED) {
+		fprintf(stderr, "demo: standby: unexpected message id %d\n",
+			in.request.header.msgh_id);
+		return 1;
+	}
+	service = in.request.callback.name;
+	printf("   standby: MACH_NOTIFY_PORT_DESTROYED on the backup port: the service's receive right is now 0x%x here\n",
+	       service);
+	for (int i = 0; i < FAILOVER_REQUESTS; i++) {
+		check_msg(mach_msg(&in.request.header, MACH_RCV_MSG, 0, sizeof(in),
+				   service, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+			  "standby", "mach_msg(RCV request)");
+		printf("   standby: queued request %d: \"%s\"\n",
+		       in.text.header.msgh_id, in.text.text);
+		memset(&out, 0, sizeof(out));
+		out.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_MOVE_SEND_ONCE, 0);
+		out.header.msgh_size = sizeof(out);
+		out.header.msgh_remote_port = in.text.header.msgh_remote_port;
+		out.header.msgh_id = in.text.header.msgh_id + 100;
+		snprintf(out.text, sizeof(out.text), "answered by the standby %d", getpid());
+		check_msg(mach_msg(&out.header, MACH_SEND_MSG, sizeof(out), 0,
+				   MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+			  "standby", "mach_msg(SEND reply)");
+	}
+	return 0;
+}
+
+/* The server: owns the service port with the standby's port as its backup,
+ * and a health port; it never answers, and gets killed. */
+static int doomed_server(int bootstrap_fd, int ready_fd)
+{
+	mach_port_t task = mach_task_self(), service, health, backup, previous;
+
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &service),
+	      "server: mach_port_allocate(service)");
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &health),
+	      "server: mach_port_allocate(health)");
+	backup = look_up(bootstrap_fd, BACKUP_NAME);
+	check(port_set_backup(task, service, backup, &previous), "server: port_set_backup");
+	printf("   server %d: service port 0x%x, backup set (previous backup: 0x%x)\n",
+	       getpid(), service, previous);
+	publish(bootstrap_fd, SERVICE_NAME, service);
+	publish(bootstrap_fd, HEALTH_NAME, health);
+	signal_ready(ready_fd);
+	for (;;)
+		pause();
+}
+
+static void text_request(mach_port_t service, mach_port_t reply_port, int id)
+{
+	struct text_msg out;
+
+	memset(&out, 0, sizeof(out));
+	out.header.msgh_bits = MACH_MSGH_BITS(MACH_MSG_TYPE_COPY_SEND,
+					      MACH_MSG_TYPE_MAKE_SEND_ONCE);
+	out.header.msgh_size = sizeof(out);
+	out.header.msgh_remote_port = service;
+	out.header.msgh_local_port = reply_port;
+	out.header.msgh_id = id;
+	snprintf(out.text, sizeof(out.text), "request %d from the client", id);
+	check_msg(mach_msg(&out.header, MACH_SEND_MSG, sizeof(out), 0,
+			   MACH_PORT_NULL, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+		  "client", "mach_msg(SEND request)");
+}
+
+static pid_t spawn(int (*role)(int, int), int bootstrap_fd)
+{
+	int ready[2];
+	pid_t pid;
+
+	if (pipe(ready) != 0) {
+		perror("demo: pipe");
+		exit(1);
+	}
+	pid = fork();
+	if (pid < 0) {
+		perror("demo: fork");
+		exit(1);
+	}
+	if (pid == 0) {
+		close(ready[0]);
+		_exit(role(bootstrap_fd, ready[1]));
+	}
+	close(ready[1]);
+	wait_ready(ready[0]);
+	close(ready[0]);
+	return pid;
+}
+
+/* Section 7: the parent is the client. */
+static void failover_demo(void)
+{
+	mach_port_t task = mach_task_self(), service, health, notify, reply_port;
+	mach_port_t previous;
+	union received in;
+	pid_t standby_pid, server_pid;
+	int bootstrap_fd, status;
+
+	printf("7. Failover: a server is killed; its backup port takes over its queued requests.\n");
+	bootstrap_fd = open("/dev/mach", O_RDWR);
+	if (bootstrap_fd < 0) {
+		perror("demo: open /dev/mach");
+		exit(1);
+	}
+	standby_pid = spawn(standby, bootstrap_fd);
+	server_pid = spawn(doomed_server, bootstrap_fd);
+
+	service = look_up(bootstrap_fd, SERVICE_NAME);
+	health = look_up(bootstrap_fd, HEALTH_NAME);
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &notify),
+	      "client: mach_port_allocate(notify)");
+	check(mach_port_allocate(task, MACH_PORT_RIGHT_RECEIVE, &reply_port),
+	      "client: mach_port_allocate(reply)");
+	check(mach_port_request_notification(task, health, MACH_NOTIFY_DEAD_NAME, 0,
+					     notify, MACH_MSG_TYPE_MAKE_SEND_ONCE,
+					     &previous),
+	      "client: mach_port_request_notification(DEAD_NAME)");
+	printf("   client: dead-name request on the server's health port (0x%x here)\n",
+	       health);
+	for (int i = 1; i <= FAILOVER_REQUESTS; i++)
+		text_request(service, reply_port, i);
+	printf("   client: %d requests queued on the service port; nobody has answered\n",
+	       FAILOVER_REQUESTS);
+
+	kill(server_pid, SIGKILL);
+	waitpid(server_pid, &status, 0);
+	printf("   client: killed the server (%d) with SIGKILL\n", server_pid);
+
+	check_msg(mach_msg(&in.text.header, MACH_RCV_MSG, 0, sizeof(in), notify,
+			   MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+		  "client", "mach_msg(RCV notification)");
+	if (in.text.header.msgh_id != MACH_NOTIFY_DEAD_NAME) {
+		fprintf(stderr, "demo: expected a dead-name notification, got id %d\n",
+			in.text.header.msgh_id);
+		exit(1);
+	}
+	printf("   client: MACH_NOTIFY_DEAD_NAME for 0x%x: the health port died\n",
+	       ((mach_dead_name_notification_t *)&in)->not_port);
+	for (int i = 0; i < FAILOVER_REQUESTS; i++) {
+		check_msg(mach_msg(&in.text.header, MACH_RCV_MSG, 0, sizeof(in),
+				   reply_port, MACH_MSG_TIMEOUT_NONE, MACH_PORT_NULL),
+			  "client", "mach_msg(RCV reply)");
+		printf("   client: reply %d: \"%s\"\n", in.text.header.msgh_id,
+		       in.text.text);
+	}
+	if (waitpid(standby_pid, &status, 0) != standby_pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "demo: the standby failed\n");
+		exit(1);
+	}
+	close(bootstrap_fd);
+	check(mach_port_deallocate(task, service), "mach_port_deallocate(service)");
+	/* A dead name now, with one more reference for the notification. */
+	check(mach_port_mod_refs(task, health, MACH_PORT_RIGHT_DEAD_NAME, -2),
+	      "mach_port_mod_refs(health, DEAD_NAME, -2)");
+	check(mach_port_destroy(task, notify), "mach_port_destroy(notify)");
+	check(mach_port_destroy(task, reply_port), "mach_port_destroy(reply)");
+	printf("   every request was answered; the standby exited.\n\n");
+}
+
 int main(void)
 {
 	mach_port_t task = mach_task_self();
@@ -400,8 +636,9 @@ int main(void)
 	printf("   mach_port_destroy(0x%x): our own name is gone\n\n", MY_NAME);
 
 	rpc_demo();
+	failover_demo();
 
-	printf("7. The space again:\n");
+	printf("8. The space again:\n");
 	list_space();
 
 	check(mach_port_names(task, &names, &count, &types, &tcount),
