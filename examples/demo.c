@@ -429,6 +429,7 @@ static int doomed_server(int bootstrap_fd, int ready_fd)
 	signal_ready(ready_fd);
 	for (;;)
 		pause();
+	return 0; /* not reached: the demo kills this process */
 }
 
 static void text_request(mach_port_t service, mach_port_t reply_port, int id)

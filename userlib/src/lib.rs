@@ -84,6 +84,43 @@
 //! Queue limits and a receive right's state: [`Space::qlimit`],
 //! [`Space::set_qlimit`], [`Space::receive_status`] (and the raw
 //! [`Space::get_attributes`], [`Space::set_attributes`]).
+//!
+//! # Port sets and notifications
+//!
+//! A port set gathers receive rights so that one receive waits on all of
+//! them: [`Space::insert_member`], [`Space::extract_member`],
+//! [`Space::move_member`], [`Space::get_set_status`].
+//! [`Space::request_notification`] asks for a message when a port dies
+//! (`MACH_NOTIFY_DEAD_NAME`), loses its last sender
+//! (`MACH_NOTIFY_NO_SENDERS`) or would be destroyed
+//! (`MACH_NOTIFY_PORT_DESTROYED`); [`Space::port_set_backup`] names a port
+//! that takes over a receive right that would be destroyed.
+//! [`Notification::from_received`] decodes what arrives.
+//!
+//! ```no_run
+//! use mach::{Message, MsgTypeName, Notification, PortRight, RecvOptions, SendOptions, Space,
+//!            MACH_NOTIFY_NO_SENDERS};
+//!
+//! let space = Space::open()?;
+//! let task = space.task_self();
+//! let (a, b) = (space.allocate(task, PortRight::RECEIVE)?, space.allocate(task, PortRight::RECEIVE)?);
+//! let set = space.allocate(task, PortRight::PORT_SET)?;
+//! space.insert_member(task, a, set)?;
+//! space.insert_member(task, b, set)?;
+//! assert_eq!(space.get_set_status(task, set)?, vec![a.min(b), a.max(b)]);
+//!
+//! // A message to b is received through the set; msgh_local_port says b.
+//! space.send(&Message::new(b, MsgTypeName::MAKE_SEND_ONCE).id(7), SendOptions::default())?;
+//! let got = space.receive(set, RecvOptions { timeout: Some(1000), ..Default::default() })?;
+//! assert_eq!((got.local, got.id), (b, 7));
+//!
+//! // Ask to be told, on `a` (through the set), when `b` has no senders:
+//! // with none now and sync 0 the notification comes at once.
+//! space.request_notification(task, b, MACH_NOTIFY_NO_SENDERS, 0, a, MsgTypeName::MAKE_SEND_ONCE)?;
+//! let msg = space.receive(set, RecvOptions::default())?;
+//! assert_eq!(Notification::from_received(&msg), Some(Notification::NoSenders { mscount: 0 }));
+//! # Ok::<(), mach::Error>(())
+//! ```
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -95,12 +132,19 @@ pub use mach_uapi as sys;
 
 mod message;
 mod msg;
+mod notify;
 
 pub use message::{
     AuditToken, Descriptor, Message, OolData, OolMapping, Received, ReceivedDescriptor,
     RecvOptions, SecurityToken, SendOptions, Trailer, TrailerElements,
 };
 pub use msg::{MsgBuffer, MsgHeader, MsgReturn, LIBRARY_OPTIONS};
+pub use notify::Notification;
+pub use sys::{
+    MACH_NOTIFY_DEAD_NAME, MACH_NOTIFY_FIRST, MACH_NOTIFY_LAST, MACH_NOTIFY_NO_SENDERS,
+    MACH_NOTIFY_PORT_DELETED, MACH_NOTIFY_PORT_DESTROYED, MACH_NOTIFY_SEND_ONCE,
+    MACH_NOTIFY_SEND_POSSIBLE,
+};
 
 /// The path of the device the module registers.
 pub const DEVICE_PATH: &str = "/dev/mach";
@@ -476,7 +520,8 @@ pub struct PortStatus {
     pub sorights: u32,
     /// Whether any send right exists.
     pub srights: bool,
-    /// Whether a port-deleted notification is requested.
+    /// Whether a port-destroyed notification is requested or a backup port
+    /// set.
     pub pdrequest: bool,
     /// Whether a no-senders notification is requested.
     pub nsrequest: bool,
@@ -835,6 +880,185 @@ impl Space {
         };
         self.call(sys::MACH_IOC_PORT_DESTROY, &mut a)?;
         check(a.kr)
+    }
+
+    fn member_call(
+        &self,
+        cmd: u32,
+        task: PortName,
+        member: PortName,
+        after: PortName,
+    ) -> Result<()> {
+        let mut a = sys::PortMemberArgs {
+            task: task.0,
+            member: member.0,
+            after: after.0,
+            kr: 0,
+        };
+        self.call(cmd, &mut a)?;
+        check(a.kr)
+    }
+
+    /// `mach_port_move_member`: the receive right `member` leaves the port
+    /// set it is in, if any, and joins the set `after`, atomically;
+    /// `after` = `PortName::NULL` only takes it out of its set.
+    ///
+    /// Results, in the order they are checked: `KERN_INVALID_TASK`;
+    /// `KERN_INVALID_RIGHT` when `member` is `NULL` or `DEAD` or `after` is
+    /// `DEAD`; `KERN_INVALID_NAME` when `member`, then `after`, is not in
+    /// use; `KERN_INVALID_RIGHT` when `member` is not a receive right or
+    /// `after` not a port set; `KERN_NOT_IN_SET` when `after` is `NULL`
+    /// and `member` is in no set. Moving a port into the set it is in
+    /// succeeds and changes nothing.
+    pub fn move_member(&self, task: PortName, member: PortName, after: PortName) -> Result<()> {
+        self.member_call(sys::MACH_IOC_PORT_MOVE_MEMBER, task, member, after)
+    }
+
+    /// `mach_port_insert_member`: the receive right `member` joins the port
+    /// set `set`.
+    ///
+    /// Results: `KERN_INVALID_TASK`; `KERN_INVALID_RIGHT` when either name
+    /// is `NULL` or `DEAD`; `KERN_INVALID_NAME` when `member`, then `set`,
+    /// is not in use; `KERN_INVALID_RIGHT` when `member` is not a receive
+    /// right or `set` not a port set; `KERN_ALREADY_IN_SET` when `member`
+    /// is in a set already (this one or another).
+    pub fn insert_member(&self, task: PortName, member: PortName, set: PortName) -> Result<()> {
+        self.member_call(sys::MACH_IOC_PORT_INSERT_MEMBER, task, member, set)
+    }
+
+    /// `mach_port_extract_member`: the receive right `member` leaves the
+    /// port set `set`.
+    ///
+    /// Results: as [`Space::insert_member`], except that a `member` not in
+    /// `set` gives `KERN_NOT_IN_SET`.
+    pub fn extract_member(&self, task: PortName, member: PortName, set: PortName) -> Result<()> {
+        self.member_call(sys::MACH_IOC_PORT_EXTRACT_MEMBER, task, member, set)
+    }
+
+    /// `mach_port_get_set_status`: the names of the receive rights in the
+    /// port set `set`, in ascending order.
+    ///
+    /// Results: `KERN_INVALID_TASK`; `KERN_INVALID_RIGHT` when `set` is
+    /// `NULL` or `DEAD`; `KERN_INVALID_NAME` when it is not in use;
+    /// `KERN_INVALID_RIGHT` when it is not a port set.
+    pub fn get_set_status(&self, task: PortName, set: PortName) -> Result<Vec<PortName>> {
+        // The count first (capacity 0), then the names; again with more
+        // room if members joined in between.
+        let mut capacity = 0u32;
+        loop {
+            // PortName is repr(transparent) over u32: the Vec is the array
+            // of names the module writes.
+            let mut members = vec![PortName::NULL; capacity as usize];
+            let mut a = sys::PortSetStatusArgs {
+                task: task.0,
+                name: set.0,
+                members: if capacity > 0 {
+                    members.as_mut_ptr() as u64
+                } else {
+                    0
+                },
+                capacity,
+                ..Default::default()
+            };
+            self.call(sys::MACH_IOC_PORT_GET_SET_STATUS, &mut a)?;
+            check(a.kr)?;
+            if a.count <= capacity {
+                members.truncate(a.count as usize);
+                return Ok(members);
+            }
+            // Leave room for members added before the next call.
+            capacity = a.count.saturating_add(16);
+        }
+    }
+
+    /// `mach_port_request_notification`: registers `notify` (a right in
+    /// the caller's space, taken as `notify_type` says: `MAKE_SEND_ONCE`
+    /// of a receive right or `MOVE_SEND_ONCE` of a send-once right) for
+    /// the notification `variant` about `name` in `task`'s space, in place
+    /// of the one registered before; `PortName::NULL` cancels. Returns the
+    /// caller's name for the previously registered send-once right
+    /// (`PortName::DEAD` if its port died, `PortName::NULL` if there was
+    /// none). The notification arrives as a message; see [`Notification`].
+    ///
+    /// - [`MACH_NOTIFY_PORT_DESTROYED`] (`name` a receive right, `sync` 0):
+    ///   when the receive right would be destroyed, it is sent to `notify`
+    ///   instead. One-shot.
+    /// - [`MACH_NOTIFY_NO_SENDERS`] (`name` a receive right): when the
+    ///   port's last send right goes, with the make-send count then; at
+    ///   once if there are no send rights and `sync` <= the make-send count.
+    /// - [`MACH_NOTIFY_DEAD_NAME`] (`name` a send, send-once or receive
+    ///   right, or a dead name): when the port dies (`name` becomes a dead
+    ///   name with one more user reference), or a port-deleted notification
+    ///   when `name` stops denoting the right first. On a dead name with
+    ///   `sync` non-zero the notification is sent at once.
+    ///
+    /// Results, in the order they are checked: `KERN_INVALID_TASK`;
+    /// `KERN_INVALID_VALUE` for another `variant`; for `DEAD_NAME`,
+    /// `KERN_INVALID_ARGUMENT` when `name` is `NULL` or `DEAD`; for
+    /// `PORT_DESTROYED`, `KERN_INVALID_VALUE` when `sync` is not 0;
+    /// `KERN_INVALID_RIGHT` when `name` is `NULL` or `DEAD`;
+    /// `KERN_INVALID_NAME` when `name` is not in use; `KERN_INVALID_RIGHT`
+    /// when it does not hold the right the variant needs; on a dead name,
+    /// `KERN_INVALID_ARGUMENT` when `sync` is 0 or `notify` `NULL`, and
+    /// `KERN_UREFS_OVERFLOW` when it has 0xFFFF user references; then
+    /// `KERN_INVALID_VALUE` for another `notify_type`, and
+    /// `KERN_INVALID_CAPABILITY` when `notify` is `DEAD` or does not hold
+    /// the right `notify_type` needs. A failed call changes nothing.
+    /// `docs/notifications.md` has the details.
+    pub fn request_notification(
+        &self,
+        task: PortName,
+        name: PortName,
+        variant: i32,
+        sync: u32,
+        notify: PortName,
+        notify_type: MsgTypeName,
+    ) -> Result<PortName> {
+        let mut a = sys::RequestNotificationArgs {
+            task: task.0,
+            name: name.0,
+            variant,
+            sync,
+            notify: notify.0,
+            notify_type: notify_type.0,
+            ..Default::default()
+        };
+        self.call(sys::MACH_IOC_PORT_REQUEST_NOTIFICATION, &mut a)?;
+        check(a.kr)?;
+        Ok(PortName(a.previous))
+    }
+
+    /// `port_set_backup` (Mach 2.5; macOS does not have it): makes the port
+    /// `backup` (a send right in the caller's space, which keeps its
+    /// reference; `PortName::NULL` for none) the backup of the receive
+    /// right `primary` in `task`'s space, in one atomic exchange. When the
+    /// receive right would be destroyed, it travels instead to `backup` in
+    /// a [`MACH_NOTIFY_PORT_DESTROYED`] message with its queued messages,
+    /// and the primary has no backup any more. Backup and port-destroyed
+    /// request share one slot: each replaces the other.
+    ///
+    /// Returns the caller's name for a send right to the previous backup,
+    /// or `PortName::NULL` if there was none or it has died.
+    ///
+    /// Results: `KERN_INVALID_ARGUMENT` when `task` is not a task, when
+    /// `primary` is `NULL`, `DEAD` or not in use, or when `backup` is not a
+    /// send right (`DEAD`, a dead name, a receive or send-once right, not
+    /// in use); `KERN_NOT_RECEIVER` when `primary` is not a receive right.
+    pub fn port_set_backup(
+        &self,
+        task: PortName,
+        primary: PortName,
+        backup: PortName,
+    ) -> Result<PortName> {
+        let mut a = sys::PortSetBackupArgs {
+            task: task.0,
+            primary: primary.0,
+            backup: backup.0,
+            ..Default::default()
+        };
+        self.call(sys::MACH_IOC_PORT_SET_BACKUP, &mut a)?;
+        check(a.kr)?;
+        Ok(PortName(a.previous))
     }
 }
 

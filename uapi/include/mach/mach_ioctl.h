@@ -7,9 +7,9 @@
  * Every argument struct is read and rewritten by the module (_IOWR). A Mach
  * result (kern_return_t) travels in the struct's kr field; the ioctl itself
  * returns 0, or -1 with errno for a transport error (ENOTTY for an unknown
- * command, EINVAL for a non-zero reserved field or a names call with a
- * non-zero capacity and a null array, EFAULT for an unreadable or
- * unwritable address, EINTR for a MACH_IOC_MSG a signal interrupted).
+ * command, EINVAL for a non-zero reserved field or a names or set-status
+ * call with a non-zero capacity and a null array, EFAULT for an unreadable
+ * or unwritable address, EINTR for a MACH_IOC_MSG a signal interrupted).
  * Reserved fields must be zero.
  *
  * Most programs want <mach/mach.h> and libmach.a instead.
@@ -22,7 +22,7 @@
 #include <linux/ioctl.h>
 
 /* The version of this ABI, answered by MACH_IOC_API_VERSION. */
-#define MACH_API_VERSION        3
+#define MACH_API_VERSION        4
 
 /* The name of every space's send right to its own task (mach_task_self()). */
 #define MACH_TASK_SELF_NAME     0x103u
@@ -211,6 +211,68 @@ struct mach_port_attributes_args {
 	__u32 reserved;
 };
 
+/*
+ * MACH_IOC_PORT_MOVE_MEMBER (mach_port_move_member: member, after),
+ * MACH_IOC_PORT_INSERT_MEMBER and MACH_IOC_PORT_EXTRACT_MEMBER
+ * (mach_port_insert_member / mach_port_extract_member: member, and the set
+ * in after).
+ */
+struct mach_port_member_args {
+	__u32 task;
+	__u32 member;
+	__u32 after;
+	__s32 kr;
+};
+
+/*
+ * MACH_IOC_PORT_GET_SET_STATUS (mach_port_get_set_status): the member names
+ * of the port set name, in ascending order, written to the user array
+ * members (capacity __u32s) when count <= capacity. count (out) is always
+ * the number of members on success (capacity 0 and members 0 ask only for
+ * it; a non-zero capacity with members 0 is EINVAL).
+ */
+struct mach_port_set_status_args {
+	__u32 task;
+	__u32 name;
+	__u64 members;
+	__u32 capacity;
+	__u32 count;
+	__s32 kr;
+	__u32 reserved;
+};
+
+/*
+ * MACH_IOC_PORT_REQUEST_NOTIFICATION (mach_port_request_notification):
+ * variant is the MACH_NOTIFY_* id, notify a right in the caller's space
+ * taken as notify_type says (MACH_MSG_TYPE_MAKE_SEND_ONCE or
+ * MACH_MSG_TYPE_MOVE_SEND_ONCE; MACH_PORT_NULL cancels); previous (out) is
+ * the caller's name for the previously registered send-once right.
+ */
+struct mach_port_request_notification_args {
+	__u32 task;
+	__u32 name;
+	__s32 variant;
+	__u32 sync;
+	__u32 notify;
+	__u32 notify_type;
+	__u32 previous;
+	__s32 kr;
+};
+
+/*
+ * MACH_IOC_PORT_SET_BACKUP (port_set_backup): backup is a send right in the
+ * caller's space (copied) or MACH_PORT_NULL; previous (out) is the caller's
+ * name for a send right to the previous backup, or MACH_PORT_NULL.
+ */
+struct mach_port_set_backup_args {
+	__u32 task;
+	__u32 primary;
+	__u32 backup;
+	__u32 previous;
+	__s32 kr;
+	__u32 reserved;
+};
+
 #define MACH_IOC_API_VERSION        _IOWR(MACH_IOC_MAGIC, 0x01, struct mach_api_version_args)
 #define MACH_IOC_STATS              _IOWR(MACH_IOC_MAGIC, 0x03, struct mach_stats_args)
 #define MACH_IOC_REPLY_PORT         _IOWR(MACH_IOC_MAGIC, 0x02, struct mach_reply_port_args)
@@ -228,6 +290,13 @@ struct mach_port_attributes_args {
 #define MACH_IOC_PORT_GET_ATTRIBUTES _IOWR(MACH_IOC_MAGIC, 0x1b, struct mach_port_attributes_args)
 #define MACH_IOC_PORT_SET_ATTRIBUTES _IOWR(MACH_IOC_MAGIC, 0x1c, struct mach_port_attributes_args)
 #define MACH_IOC_MSG                _IOWR(MACH_IOC_MAGIC, 0x20, struct mach_msg_args)
+#define MACH_IOC_PORT_MOVE_MEMBER   _IOWR(MACH_IOC_MAGIC, 0x1d, struct mach_port_member_args)
+#define MACH_IOC_PORT_INSERT_MEMBER _IOWR(MACH_IOC_MAGIC, 0x1e, struct mach_port_member_args)
+#define MACH_IOC_PORT_EXTRACT_MEMBER _IOWR(MACH_IOC_MAGIC, 0x1f, struct mach_port_member_args)
+#define MACH_IOC_PORT_GET_SET_STATUS _IOWR(MACH_IOC_MAGIC, 0x21, struct mach_port_set_status_args)
+#define MACH_IOC_PORT_REQUEST_NOTIFICATION \
+	_IOWR(MACH_IOC_MAGIC, 0x22, struct mach_port_request_notification_args)
+#define MACH_IOC_PORT_SET_BACKUP    _IOWR(MACH_IOC_MAGIC, 0x23, struct mach_port_set_backup_args)
 
 /* Layout checks: the same numbers are asserted in uapi/src/abi.rs. */
 #ifdef __cplusplus
@@ -281,6 +350,14 @@ MACH_IOCTL_ASSERT(offsetof(struct mach_msg_args, mr) == 32);
 MACH_IOCTL_ASSERT(sizeof(struct mach_port_attributes_args) == 64);
 MACH_IOCTL_ASSERT(offsetof(struct mach_port_attributes_args, info) == 16);
 MACH_IOCTL_ASSERT(offsetof(struct mach_port_attributes_args, kr) == 56);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_member_args) == 16);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_set_status_args) == 32);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_set_status_args, members) == 8);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_set_status_args, count) == 20);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_request_notification_args) == 32);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_request_notification_args, previous) == 24);
+MACH_IOCTL_ASSERT(sizeof(struct mach_port_set_backup_args) == 24);
+MACH_IOCTL_ASSERT(offsetof(struct mach_port_set_backup_args, previous) == 12);
 MACH_IOCTL_ASSERT(MACH_IOC_API_VERSION == 0xc0084d01u);
 MACH_IOCTL_ASSERT(MACH_IOC_PORT_NAMES == 0xc0204d13u);
 

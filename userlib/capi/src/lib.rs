@@ -478,6 +478,130 @@ fn task_for_fd_kr(e: &Error) -> kern_return_t {
 }
 
 // ---------------------------------------------------------------------------
+// Port sets, notification requests and backup ports.
+
+/// The receive right `member` leaves its set, if any, and joins `after`
+/// (none for MACH_PORT_NULL), atomically.
+#[no_mangle]
+pub extern "C" fn mach_port_move_member(
+    task: mach_port_name_t,
+    member: mach_port_name_t,
+    after: mach_port_name_t,
+) -> kern_return_t {
+    kr_of(with_space(|s| {
+        s.move_member(PortName(task), PortName(member), PortName(after))
+    }))
+}
+
+/// The receive right `name` joins the port set `pset`.
+#[no_mangle]
+pub extern "C" fn mach_port_insert_member(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    pset: mach_port_name_t,
+) -> kern_return_t {
+    kr_of(with_space(|s| {
+        s.insert_member(PortName(task), PortName(name), PortName(pset))
+    }))
+}
+
+/// The receive right `name` leaves the port set `pset`.
+#[no_mangle]
+pub extern "C" fn mach_port_extract_member(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    pset: mach_port_name_t,
+) -> kern_return_t {
+    kr_of(with_space(|s| {
+        s.extract_member(PortName(task), PortName(name), PortName(pset))
+    }))
+}
+
+/// Registers `notify`, taken as `notify_poly` says, for the notification
+/// `msgid` about `name` in `task`'s space; the previously registered
+/// send-once right comes into the caller's space as `*previous`
+/// (MACH_PORT_NULL if none, MACH_PORT_DEAD if its port died).
+///
+/// # Safety
+///
+/// `previous` must be null or valid for writing a `mach_port_name_t`.
+#[no_mangle]
+pub unsafe extern "C" fn mach_port_request_notification(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    msgid: c_int,
+    sync: u32,
+    notify: mach_port_name_t,
+    notify_poly: mach_msg_type_name_t,
+    previous: *mut mach_port_name_t,
+) -> kern_return_t {
+    if previous.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    match with_space(|s| {
+        s.request_notification(
+            PortName(task),
+            PortName(name),
+            msgid,
+            sync,
+            PortName(notify),
+            MsgTypeName(notify_poly),
+        )
+    }) {
+        Ok(Ok(p)) => {
+            // SAFETY: Checked non-null; the caller guarantees validity.
+            unsafe { previous.write(p.0) };
+            sys::KERN_SUCCESS
+        }
+        Ok(Err(e)) => error_kr(&e),
+        Err(kr) => kr,
+    }
+}
+
+/// Mach 2.5's `port_set_backup` (an extension here): `backup`, a send
+/// right of the caller's, becomes the backup of the receive right
+/// `primary` in `task`'s space; `*previous` is a send right to the
+/// previous backup, or MACH_PORT_NULL.
+///
+/// # Safety
+///
+/// `previous` must be null or valid for writing a `mach_port_name_t`.
+#[no_mangle]
+pub unsafe extern "C" fn port_set_backup(
+    task: mach_port_name_t,
+    primary: mach_port_name_t,
+    backup: mach_port_name_t,
+    previous: *mut mach_port_name_t,
+) -> kern_return_t {
+    if previous.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    match with_space(|s| s.port_set_backup(PortName(task), PortName(primary), PortName(backup))) {
+        Ok(Ok(p)) => {
+            // SAFETY: Checked non-null; the caller guarantees validity.
+            unsafe { previous.write(p.0) };
+            sys::KERN_SUCCESS
+        }
+        Ok(Err(e)) => error_kr(&e),
+        Err(kr) => kr,
+    }
+}
+
+/// `NDR_record_t` (`mach/ndr.h`).
+#[allow(non_camel_case_types)]
+#[repr(C)]
+pub struct NDR_record_t {
+    bytes: [u8; 8],
+}
+
+/// This machine's NDR record, the one notifications carry.
+#[no_mangle]
+#[allow(non_upper_case_globals)]
+pub static NDR_record: NDR_record_t = NDR_record_t {
+    bytes: sys::NDR_RECORD,
+};
+
+// ---------------------------------------------------------------------------
 // mach_msg.
 
 /// `security_token_t` / `audit_token_t` of the kernel, as macOS exports
@@ -1020,6 +1144,101 @@ pub unsafe extern "C" fn mach_port_names(
     }
 }
 
+/// Fills a set-status call with the given array.
+fn set_status_ioctl(
+    fd: RawFd,
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    capacity: u32,
+    members: u64,
+) -> Result<sys::PortSetStatusArgs, kern_return_t> {
+    let mut a = sys::PortSetStatusArgs {
+        task,
+        name,
+        members,
+        capacity,
+        ..Default::default()
+    };
+    // SAFETY: `fd` is the open space; MACH_IOC_PORT_GET_SET_STATUS takes a
+    // PortSetStatusArgs; the array is either absent (capacity 0) or a
+    // mapping of at least `capacity` u32s that we own.
+    let r = unsafe {
+        mach::ioctl_raw(
+            BorrowedFd::borrow_raw(fd),
+            sys::MACH_IOC_PORT_GET_SET_STATUS,
+            &mut a,
+        )
+    };
+    match r {
+        Err(e) => Err(errno_kr(e.raw_os_error())),
+        Ok(()) if a.kr != sys::KERN_SUCCESS => Err(a.kr),
+        Ok(()) => Ok(a),
+    }
+}
+
+fn set_members(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+) -> Result<(*mut u32, u32), kern_return_t> {
+    let fd = space_fd()?;
+    let page = page_size();
+    let mut count = set_status_ioctl(fd, task, name, 0, 0)?.count;
+    // Members may join between two calls; each retry leaves more room.
+    for attempt in 0u32..32 {
+        if count == 0 {
+            return Ok((ptr::null_mut(), 0));
+        }
+        let slack = 16u32 << attempt.min(14);
+        let want = (count.saturating_add(slack) as usize).saturating_mul(4);
+        let len = round_page(want, page).ok_or(sys::KERN_RESOURCE_SHORTAGE)?;
+        let capacity = u32::try_from(len / 4).unwrap_or(u32::MAX);
+        let members = Mapping::new(len).ok_or(sys::KERN_RESOURCE_SHORTAGE)?;
+        let a = set_status_ioctl(fd, task, name, capacity, members.addr as u64)?;
+        if a.count == 0 {
+            return Ok((ptr::null_mut(), 0));
+        }
+        if a.count <= capacity {
+            // Keep only the pages the names fill, so that vm_deallocate of
+            // count * 4 bytes frees the whole mapping.
+            let keep = round_page(a.count as usize * 4, page).unwrap_or(len);
+            return Ok((members.release(keep), a.count));
+        }
+        count = a.count;
+    }
+    Err(sys::KERN_FAILURE)
+}
+
+/// The members of the port set `name`, in ascending order. The array is a
+/// fresh anonymous mapping, freed with `vm_deallocate(mach_task_self(),
+/// (vm_address_t)members, count * sizeof(members[0]))`. An empty set gives
+/// count 0 and a NULL array (nothing to free).
+///
+/// # Safety
+///
+/// Each pointer must be null or valid for writing its value.
+#[no_mangle]
+pub unsafe extern "C" fn mach_port_get_set_status(
+    task: mach_port_name_t,
+    name: mach_port_name_t,
+    members: *mut *mut u32,
+    members_cnt: *mut mach_msg_type_number_t,
+) -> kern_return_t {
+    if members.is_null() || members_cnt.is_null() {
+        return sys::KERN_INVALID_ARGUMENT;
+    }
+    match set_members(task, name) {
+        Ok((m, count)) => {
+            // SAFETY: Checked non-null; the caller guarantees validity.
+            unsafe {
+                members.write(m);
+                members_cnt.write(count);
+            }
+            sys::KERN_SUCCESS
+        }
+        Err(kr) => kr,
+    }
+}
+
 /// Unmaps the pages that hold `[address, address + size)`: the address is
 /// rounded down and the end up to a page, as XNU does. `size` 0 succeeds
 /// with nothing done. `target` other than `mach_task_self()`, a range that
@@ -1235,6 +1454,24 @@ mod tests {
         assert_eq!(error_string(0), c"(os/kern) successful");
         assert_eq!(error_string(15), c"(os/kern) invalid name");
         assert_eq!(error_string(56), c"(os/kern) result not found");
+        // The port-set, notification and backup calls' own codes.
+        assert_eq!(
+            error_string(sys::KERN_ALREADY_IN_SET),
+            c"(os/kern) already in set"
+        );
+        assert_eq!(error_string(sys::KERN_NOT_IN_SET), c"(os/kern) not in set");
+        assert_eq!(
+            error_string(sys::KERN_NOT_RECEIVER),
+            c"(os/kern) not receiver"
+        );
+        assert_eq!(
+            error_string(sys::KERN_INVALID_CAPABILITY),
+            c"(os/kern) invalid capability"
+        );
+        assert_eq!(
+            error_string(sys::MACH_RCV_PORT_CHANGED),
+            c"(ipc/rcv) port changed"
+        );
         assert_eq!(error_string(57), c"unknown error code");
         assert_eq!(
             error_string(0x1000_0003),
@@ -1354,6 +1591,44 @@ mod tests {
                 sys::KERN_INVALID_ARGUMENT
             );
         }
+    }
+
+    #[test]
+    fn null_out_pointers_of_set_and_notify_calls() {
+        let mut n = 0u32;
+        let mut array = ptr::null_mut();
+        // SAFETY: Null pointers are checked before anything else.
+        unsafe {
+            assert_eq!(
+                mach_port_get_set_status(0x103, 0x207, ptr::null_mut(), &mut n),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                mach_port_get_set_status(0x103, 0x207, &mut array, ptr::null_mut()),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                mach_port_request_notification(
+                    0x103,
+                    0x207,
+                    sys::MACH_NOTIFY_DEAD_NAME,
+                    0,
+                    0x307,
+                    sys::MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                    ptr::null_mut()
+                ),
+                sys::KERN_INVALID_ARGUMENT
+            );
+            assert_eq!(
+                port_set_backup(0x103, 0x207, 0x307, ptr::null_mut()),
+                sys::KERN_INVALID_ARGUMENT
+            );
+        }
+    }
+
+    #[test]
+    fn ndr_record() {
+        assert_eq!(NDR_record.bytes, [0, 0, 0, 0, 1, 0, 0, 0]);
     }
 
     #[test]

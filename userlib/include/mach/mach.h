@@ -11,6 +11,8 @@
 #include <mach/kern_return.h>
 #include <mach/port.h>
 #include <mach/message.h>
+#include <mach/ndr.h>
+#include <mach/notify.h>
 #include <mach/mach_types.h>
 #include <mach/mach_init.h>
 #include <mach/mach_port.h>

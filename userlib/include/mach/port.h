@@ -99,15 +99,15 @@ typedef struct mach_port_limits {
 } mach_port_limits_t;
 
 typedef struct mach_port_status {
-	mach_port_rights_t      mps_pset;       /* containing port set (0) */
+	mach_port_rights_t      mps_pset;       /* containing port set (0: none) */
 	mach_port_seqno_t       mps_seqno;      /* sequence number */
 	mach_port_mscount_t     mps_mscount;    /* make-send count */
 	mach_port_msgcount_t    mps_qlimit;     /* queue limit */
 	mach_port_msgcount_t    mps_msgcount;   /* messages in the queue */
 	mach_port_rights_t      mps_sorights;   /* send-once rights */
 	boolean_t               mps_srights;    /* do send rights exist? */
-	boolean_t               mps_pdrequest;  /* port-deleted requested? (0) */
-	boolean_t               mps_nsrequest;  /* no-senders requested? (0) */
+	boolean_t               mps_pdrequest;  /* port-destroyed requested or backup set? */
+	boolean_t               mps_nsrequest;  /* no-senders requested? */
 	natural_t               mps_flags;      /* port flags (0) */
 } mach_port_status_t;
 
