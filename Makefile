@@ -4,6 +4,8 @@
 #   make demo           build everything, boot the VM, run the demo
 #   make check          build everything, run the whole test suite in the VM
 #   make sdk PREFIX=DIR install the C SDK (DIR/include/mach/mach.h, DIR/lib/libmach.a)
+#   make bench          benchmarks in the VM: a table, the issue's targets, a JSON file
+#   make bench-icount   the same under QEMU -icount: guest instructions per operation
 #
 # KDIR=/path/to/a/built/rust/kernel uses your own kernel tree instead of the
 # test kernel this project builds.
@@ -12,7 +14,7 @@ SHELL := /bin/bash
 PREFIX ?= $(CURDIR)/build/sdk
 export KDIR
 
-.PHONY: all demo check sdk setup kernel module programs clean
+.PHONY: all demo check sdk setup kernel module programs bench bench-icount clean
 
 all: programs module
 
@@ -36,6 +38,12 @@ demo: programs module
 
 check: setup
 	@scripts/check
+
+bench: setup
+	@scripts/bench
+
+bench-icount: setup
+	@scripts/bench --icount
 
 clean:
 	rm -rf build target

@@ -250,13 +250,31 @@ impl Space {
                 Err(_) => return Ok(MACH_SEND_INVALID_DEST),
             };
             let names = &mut inner.names;
+            // In Mach the rights are taken before the wait for room, and a
+            // destination that dies meanwhile destroys the message with a
+            // successful send. Here they are taken after it, so if the
+            // destination died while this thread waited, they are taken now
+            // and destroyed with the message all the same.
+            let died_waiting = !dest_port.is_active();
             let dest_port_now = match header.check(names) {
-                Ok(port) => port,
+                Ok(port) => Some(port),
+                Err(_) if died_waiting => None,
                 Err(mr) => return Ok(mr),
             };
-            let (dest, reply) = match header.copyin(names) {
-                Ok(taken) => taken,
-                Err(mr) => return Ok(mr),
+            let (dest, reply) = match &dest_port_now {
+                Some(_) => match header.copyin(names) {
+                    Ok(taken) => taken,
+                    Err(mr) => return Ok(mr),
+                },
+                None => {
+                    let dest = names.copyin(header.remote, header.dest_disposition).unwrap_or(Carried::Dead);
+                    let reply = if header.has_reply() {
+                        names.copyin(header.local, header.reply_disposition).ok()
+                    } else {
+                        None
+                    };
+                    (dest, reply)
+                }
             };
             for &(name, disposition) in body_names.iter() {
                 let right = match name {
@@ -282,6 +300,12 @@ impl Space {
             0
         } else {
             msg::copied_out_type(header.reply_disposition)
+        };
+        let Some(dest_port_now) = dest_port_now else {
+            // The destination died while the sender waited: the message is
+            // destroyed (its rights released) and the send succeeds.
+            drop((dest, reply, rights, ool));
+            return Ok(MACH_MSG_SUCCESS);
         };
         let message = match Message::new(data, dest, dest_type, reply, reply_type, rights, ool, msg::current_audit()) {
             Ok(message) => message,

@@ -21,6 +21,20 @@ mod t_inspect;
 mod t_limits;
 mod t_mod_refs;
 mod t_msg_basic;
+mod t_msg_body;
+mod t_msg_header;
+mod t_msg_ports;
+mod t_msg_ool;
+mod t_msg_queue;
+mod t_msg_receive;
+mod t_msg_trailer;
+mod t_msg_attributes;
+mod t_msg_transport;
+mod t_msg_signals;
+mod t_msg_threads;
+mod t_msg_procs;
+mod t_msg_destroy;
+mod t_msg_copyout;
 mod t_procs;
 mod t_send_refs;
 mod t_spaces;
@@ -56,6 +70,20 @@ const SUITES: &[&[Test]] = &[
     t_transport::TESTS,
     t_limits::TESTS,
     t_msg_basic::TESTS,
+    t_msg_header::TESTS,
+    t_msg_body::TESTS,
+    t_msg_ports::TESTS,
+    t_msg_ool::TESTS,
+    t_msg_queue::TESTS,
+    t_msg_receive::TESTS,
+    t_msg_trailer::TESTS,
+    t_msg_attributes::TESTS,
+    t_msg_transport::TESTS,
+    t_msg_signals::TESTS,
+    t_msg_threads::TESTS,
+    t_msg_procs::TESTS,
+    t_msg_destroy::TESTS,
+    t_msg_copyout::TESTS,
 ];
 
 fn usage() -> ExitCode {
