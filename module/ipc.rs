@@ -31,7 +31,7 @@ use crate::kern::{kr_of, KResult, KernReturn};
 use crate::msg::{self, Body, Message};
 use crate::names::NameTable;
 use crate::names::Object;
-use crate::port::{Carried, Deadline, Dequeued, Port, PortSet, WaitError};
+use crate::port::{Carried, Deadline, Dequeued, Port, PortSet, Reservation, WaitError};
 use crate::space::{probe_writable, reserved_zero, with_args, Space};
 use core::mem::size_of;
 use kernel::{
@@ -208,6 +208,33 @@ impl Space {
         if !mach_port_valid(header.remote) {
             return Ok(MACH_SEND_INVALID_DEST);
         }
+        if bits & MACH_MSGH_BITS_COMPLEX == 0 {
+            // A simple message: if its queue has room, one hold of the
+            // space lock checks the header and takes its rights.
+            let taken = {
+                let mut inner = match self.lock_live() {
+                    Ok(inner) => inner,
+                    Err(_) => return Ok(MACH_SEND_INVALID_DEST),
+                };
+                let port = match header.check(&mut inner.names) {
+                    Ok(port) => port,
+                    Err(mr) => return Ok(mr),
+                };
+                let room = if is_send_once(header.dest_disposition) { Some(None) } else { port.try_reserve() };
+                match room {
+                    Some(reservation) => match header.copyin(&mut inner.names) {
+                        Ok((dest, reply)) => Some((port, reservation, dest, reply)),
+                        Err(mr) => return Ok(mr),
+                    },
+                    None => None,
+                }
+            };
+            if let Some((port, reservation, dest, reply)) = taken {
+                let reservation = reservation.map(|reservation| (reservation, port.clone()));
+                return Ok(self.queue(data, &header, dest, reply, KVVec::new(), KVVec::new(), reservation, port, args));
+            }
+            // The queue is full: the general path waits for room.
+        }
         let dest_port = {
             let mut inner = match self.lock_live() {
                 Ok(inner) => inner,
@@ -295,47 +322,67 @@ impl Space {
         for &(address, size) in deallocate.iter() {
             msg::deallocate_region(address, size);
         }
-        let dest_type = msg::copied_out_type(header.dest_disposition);
-        let reply_type = if header.reply_disposition == 0 {
-            0
-        } else {
-            msg::copied_out_type(header.reply_disposition)
-        };
         let Some(dest_port_now) = dest_port_now else {
             // The destination died while the sender waited: the message is
             // destroyed (its rights released) and the send succeeds.
             drop((dest, reply, rights, ool));
             return Ok(MACH_MSG_SUCCESS);
         };
+        let reservation = reservation.map(|reservation| (reservation, dest_port));
+        Ok(self.queue(data, &header, dest, reply, rights, ool, reservation, dest_port_now, args))
+    }
+
+    /// Makes the message of a send whose rights were taken, and queues it
+    /// on `dest_port` (using the place `reservation` holds on the port it
+    /// names, if it is that one).
+    #[allow(clippy::too_many_arguments)]
+    fn queue(
+        &self,
+        data: KVVec<u8>,
+        header: &Header,
+        dest: Carried,
+        reply: Option<Carried>,
+        rights: KVVec<Option<Carried>>,
+        ool: KVVec<KVVec<u8>>,
+        reservation: Option<(Reservation, Arc<Port>)>,
+        dest_port: Arc<Port>,
+        args: &MsgArgs,
+    ) -> MachMsgReturn {
+        let dest_type = msg::copied_out_type(header.dest_disposition);
+        let reply_type = if header.reply_disposition == 0 {
+            0
+        } else {
+            msg::copied_out_type(header.reply_disposition)
+        };
         let message = match Message::new(data, dest, dest_type, reply, reply_type, rights, ool, msg::current_audit()) {
             Ok(message) => message,
-            Err(_) => return Ok(MACH_SEND_NO_BUFFER),
+            Err(_) => return MACH_SEND_NO_BUFFER,
         };
         // The name may have come to denote another port while this thread
         // waited for room: then the place reserved is not where the message
         // goes, and it is queued without one (once, past the limit).
         let reservation = match reservation {
-            Some(reservation) if !Arc::ptr_eq(&dest_port, &dest_port_now) => {
-                drop(reservation);
-                None
-            }
-            reservation => reservation,
+            Some((reservation, reserved_on)) if Arc::ptr_eq(&reserved_on, &dest_port) => Some(reservation),
+            _ => None,
         };
-        match msg::check_circularity(&message, &dest_port_now) {
+        match msg::check_circularity(&message, &dest_port) {
             Ok(false) => {}
             // A receive right would become unreachable: the message is
             // destroyed, and the send reports success (Mach's answer).
             Ok(true) | Err(_) => {
                 drop(message);
                 drop(reservation);
-                return Ok(MACH_MSG_SUCCESS);
+                return MACH_MSG_SUCCESS;
             }
         }
-        if let Some(undelivered) = dest_port_now.enqueue(message, reservation) {
+        // A sender that goes on to receive is about to sleep: the receiver
+        // may run on this CPU.
+        let sync = args.option & MACH_RCV_MSG != 0;
+        if let Some(undelivered) = dest_port.enqueue(message, reservation, sync) {
             // The destination died: the message is destroyed.
             drop(undelivered);
         }
-        Ok(MACH_MSG_SUCCESS)
+        MACH_MSG_SUCCESS
     }
 
     fn receive(&self, args: &MsgArgs) -> Outcome {
@@ -443,7 +490,19 @@ impl Space {
             // The rights are destroyed with the message.
             mr = MACH_RCV_BODY_ERROR | MACH_MSG_IPC_SPACE;
         }
-        let reply_name = {
+        let needs_space = matches!(&message.reply, Some(right) if !matches!(right, Carried::Dead))
+            || rights.iter().any(|right| matches!(right, Some(right) if !matches!(right, Carried::Dead)));
+        let reply_name = if !needs_space {
+            // Nothing to name in this space: only null and dead names.
+            for right in rights.iter() {
+                let name = if right.is_some() { MACH_PORT_DEAD } else { MACH_PORT_NULL };
+                let _ = names.push_within_capacity(name);
+            }
+            match message.reply.take() {
+                Some(_) => MACH_PORT_DEAD,
+                None => MACH_PORT_NULL,
+            }
+        } else {
             let mut inner = self.lock_live();
             let mut copyout = |right: Option<Carried>, error: i32, mr: &mut i32| -> u32 {
                 let Ok(inner) = inner.as_mut() else {

@@ -601,7 +601,7 @@ fn send_kernel(message: KBox<Message>) {
             return;
         }
     }
-    if let Some(undelivered) = dest.enqueue(message, None) {
+    if let Some(undelivered) = dest.enqueue(message, None, false) {
         drop(undelivered);
     }
 }

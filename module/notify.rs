@@ -236,6 +236,9 @@ impl Space {
                     return Err(KernReturn::INVALID_RIGHT);
                 };
                 drop(inner);
+                if notify.is_some() {
+                    port.ensure_requests()?;
+                }
                 if variant == MACH_NOTIFY_NO_SENDERS {
                     return Ok(port.request_no_senders(sync, notify));
                 }
@@ -257,6 +260,9 @@ impl Space {
         if let Some(port) = port {
             if bits & MACH_PORT_TYPE_PORT_RIGHTS == 0 {
                 return Err(KernReturn::INVALID_RIGHT);
+            }
+            if notify.is_some() {
+                port.ensure_requests()?;
             }
             let mut spare = KVec::with_capacity(port.dnrequests_capacity(), GFP_KERNEL_ACCOUNT)?;
             match port.request_dead_name(key, name, notify, &mut spare) {
@@ -352,6 +358,9 @@ impl Space {
                 Err(_) => return Err(KernReturn::INVALID_ARGUMENT),
             }
         };
+        if backup.is_some() {
+            port.ensure_requests()?;
+        }
         let previous = match port.swap_pdrequest(backup.map(PdRequest::Backup)) {
             Some(PdRequest::Backup(previous)) if previous.object().is_active() => Some(Carried::Send(previous)),
             // A dead backup counts as none; a port-destroyed request is

@@ -63,6 +63,15 @@ pub(crate) struct PortInner {
     /// The port set the port is a member of (its receive right and the set
     /// are then in the same space).
     pub(crate) set: Option<Arc<PortSet>>,
+    /// Notification requests and the backup port, allocated with the
+    /// first of them (most ports never have one, and a port is smaller
+    /// without them).
+    requests: Option<KBox<Requests>>,
+}
+
+/// The requests registered on a port.
+#[derive(Default)]
+pub(crate) struct Requests {
     /// The no-senders request.
     nsrequest: Option<SendOnceRight>,
     /// The port-destroyed request or the backup port (one slot).
@@ -70,6 +79,16 @@ pub(crate) struct PortInner {
     /// Dead-name requests: one per (space, name) holding a right to the
     /// port.
     dnrequests: KVec<DnRequest>,
+}
+
+impl PortInner {
+    fn nsrequest(&mut self) -> Option<&mut Option<SendOnceRight>> {
+        self.requests.as_mut().map(|requests| &mut requests.nsrequest)
+    }
+
+    fn pdrequest(&mut self) -> Option<&mut Option<PdRequest>> {
+        self.requests.as_mut().map(|requests| &mut requests.pdrequest)
+    }
 }
 
 /// What the receive right goes to instead of being destroyed.
@@ -153,9 +172,7 @@ impl Port {
                         receivers_waiting: 0,
                         senders_waiting: 0,
                         set: None,
-                        nsrequest: None,
-                        pdrequest: None,
-                        dnrequests: KVec::new(),
+                        requests: None,
                     },
                     "Port::inner"
                 ),
@@ -267,7 +284,7 @@ impl Port {
     /// receive rights sit in each other's queues is not destroyed by
     /// recursion), and every waiter wakes up.
     pub(crate) fn destroy(self: &Arc<Self>) {
-        let (queue, transit, set, nsrequest, pdrequest, dnrequests) = {
+        let (queue, transit, set, requests) = {
             let mut inner = self.inner.lock();
             inner.active = false;
             inner.mscount = 0;
@@ -281,9 +298,7 @@ impl Port {
                 inner.queue.take(),
                 inner.transit.take(),
                 inner.set.clone(),
-                inner.nsrequest.take(),
-                inner.pdrequest.take(),
-                core::mem::take(&mut inner.dnrequests),
+                inner.requests.take(),
             )
         };
         if let Some(set) = set {
@@ -294,6 +309,10 @@ impl Port {
         // A pending no-senders request is used up by a send-once
         // notification (dropping the right sends it); so is a port-destroyed
         // request left over (the port died for good).
+        let Some(requests) = requests else {
+            return;
+        };
+        let Requests { nsrequest, pdrequest, dnrequests } = KBox::into_inner(requests);
         drop(nsrequest);
         drop(pdrequest);
         // Every dead-name request fires.
@@ -310,7 +329,7 @@ impl Port {
     fn receive_dropped(self: &Arc<Self>) {
         let (request, set) = {
             let mut inner = self.inner.lock();
-            let request = if inner.active { inner.pdrequest.take() } else { None };
+            let request = if inner.active { inner.pdrequest().and_then(Option::take) } else { None };
             if request.is_some() {
                 inner.mscount = 0;
                 inner.seqno = 0;
@@ -341,19 +360,56 @@ impl Port {
         let mut inner = self.inner.lock();
         match notify {
             Some(notify) if inner.srights == 0 && sync <= inner.mscount && inner.active => {
-                let previous = inner.nsrequest.take();
+                let previous = inner.nsrequest().and_then(Option::take);
                 let mscount = inner.mscount;
                 drop(inner);
                 msg::notify_count(notify, MACH_NOTIFY_NO_SENDERS, mscount);
                 previous
             }
-            notify => core::mem::replace(&mut inner.nsrequest, notify),
+            notify => match inner.nsrequest() {
+                Some(slot) => core::mem::replace(slot, notify),
+                // Only a cancel finds no requests: `ensure_requests` ran
+                // before any registration.
+                None => {
+                    drop(inner);
+                    drop(notify);
+                    None
+                }
+            },
         }
     }
 
     /// Swaps the port-destroyed slot. Returns the previous occupant.
     pub(crate) fn swap_pdrequest(&self, request: Option<PdRequest>) -> Option<PdRequest> {
-        core::mem::replace(&mut self.inner.lock().pdrequest, request)
+        let mut inner = self.inner.lock();
+        match inner.pdrequest() {
+            Some(slot) => core::mem::replace(slot, request),
+            None => {
+                drop(inner);
+                drop(request);
+                None
+            }
+        }
+    }
+
+    /// Allocates the port's request slots if it has none yet; every
+    /// registration calls this first, with no lock held.
+    pub(crate) fn ensure_requests(&self) -> Result<(), kernel::alloc::AllocError> {
+        if self.inner.lock().requests.is_some() {
+            return Ok(());
+        }
+        let fresh = KBox::new(Requests::default(), GFP_KERNEL_ACCOUNT)?;
+        let unused = {
+            let mut inner = self.inner.lock();
+            if inner.requests.is_none() {
+                inner.requests = Some(fresh);
+                None
+            } else {
+                Some(fresh)
+            }
+        };
+        drop(unused);
+        Ok(())
     }
 
     /// Registers (or with `notify = None` cancels) the dead-name request of
@@ -372,7 +428,12 @@ impl Port {
         if !inner.active {
             return Err(notify);
         }
-        let requests = &mut inner.dnrequests;
+        let Some(requests) = inner.requests.as_mut().map(|requests| &mut requests.dnrequests) else {
+            // Only a cancel finds no requests (see `ensure_requests`).
+            drop(inner);
+            drop(notify);
+            return Ok(None);
+        };
         let at = requests.iter().position(|request| request.space == space && request.name == name);
         let previous = at.and_then(|index| requests.remove(index).ok()).map(|request| request.notify);
         if let Some(notify) = notify {
@@ -391,16 +452,19 @@ impl Port {
     /// Whether `name` in `space` has a dead-name request on this port.
     pub(crate) fn has_dead_name_request(&self, space: usize, name: u32) -> bool {
         let inner = self.inner.lock();
-        inner.dnrequests.iter().any(|request| request.space == space && request.name == name)
+        inner
+            .requests
+            .as_ref()
+            .is_some_and(|requests| requests.dnrequests.iter().any(|request| request.space == space && request.name == name))
     }
 
     /// How much room [`Port::request_dead_name`] may need.
     pub(crate) fn dnrequests_capacity(&self) -> usize {
         let inner = self.inner.lock();
-        if inner.dnrequests.len() < inner.dnrequests.capacity() {
-            0
-        } else {
-            inner.dnrequests.len() * 2 + 4
+        match &inner.requests {
+            Some(requests) if requests.dnrequests.len() < requests.dnrequests.capacity() => 0,
+            Some(requests) => requests.dnrequests.len() * 2 + 4,
+            None => 4,
         }
     }
 
@@ -408,7 +472,7 @@ impl Port {
     /// right (for a port-deleted notification).
     pub(crate) fn cancel_dead_name(&self, space: usize, name: u32) -> Option<SendOnceRight> {
         let mut inner = self.inner.lock();
-        let requests = &mut inner.dnrequests;
+        let requests = &mut inner.requests.as_mut()?.dnrequests;
         let at = requests.iter().position(|request| request.space == space && request.name == name)?;
         requests.remove(at).ok().map(|request| request.notify)
     }
@@ -465,6 +529,21 @@ impl Port {
         }
     }
 
+    /// Reserves a place in the queue if there is room now, without
+    /// waiting: `Some(None)` if the port is dead, `None` if the queue is
+    /// full.
+    pub(crate) fn try_reserve(self: &Arc<Self>) -> Option<Option<Reservation>> {
+        let mut inner = self.inner.lock();
+        if !inner.active {
+            return Some(None);
+        }
+        if inner.queue.len() + inner.reserved < inner.qlimit {
+            inner.reserved += 1;
+            return Some(Some(Reservation(self.clone())));
+        }
+        None
+    }
+
     /// A sender leaves without its place: if there is room, another waiting
     /// sender may have it (it may have been woken for this one).
     fn sender_gives_up(&self, inner: &mut PortInner, why: WaitError) -> WaitError {
@@ -477,7 +556,12 @@ impl Port {
     /// Queues a message, using a place reserved by [`Port::reserve`] if it
     /// has one. Returns the message back if the port is dead: the caller
     /// destroys it (after this lock is gone).
-    pub(crate) fn enqueue(&self, message: KBox<Message>, reservation: Option<Reservation>) -> Option<KBox<Message>> {
+    pub(crate) fn enqueue(
+        &self,
+        message: KBox<Message>,
+        reservation: Option<Reservation>,
+        sync: bool,
+    ) -> Option<KBox<Message>> {
         let mut inner = self.inner.lock();
         if let Some(reservation) = reservation {
             inner.reserved = inner.reserved.saturating_sub(1);
@@ -488,7 +572,11 @@ impl Port {
         }
         inner.queue.push(message);
         if inner.receivers_waiting > 0 {
-            self.receivers.notify_one();
+            if sync {
+                self.receivers.notify_sync();
+            } else {
+                self.receivers.notify_one();
+            }
         }
         let set = inner.set.clone();
         drop(inner);
@@ -598,8 +686,8 @@ impl Port {
             inner.queue.len(),
             inner.sorights,
             u32::from(inner.srights > 0),
-            u32::from(inner.pdrequest.is_some()),
-            u32::from(inner.nsrequest.is_some()),
+            u32::from(inner.requests.as_ref().is_some_and(|requests| requests.pdrequest.is_some())),
+            u32::from(inner.requests.as_ref().is_some_and(|requests| requests.nsrequest.is_some())),
             0,
         ]
     }
@@ -704,7 +792,7 @@ impl Drop for SendRight {
             return;
         }
         // The last send right: the no-senders request fires (once).
-        let Some(notify) = inner.nsrequest.take() else {
+        let Some(notify) = inner.nsrequest().and_then(Option::take) else {
             return;
         };
         let mscount = inner.mscount;
