@@ -5,12 +5,13 @@
 //! name contains it run. The exit status is 0 when every test passed.
 
 mod check;
-mod msg;
+mod notify;
 mod proc;
 mod raw;
 mod tap;
 
 mod t_allocate;
+mod t_backup;
 mod t_basics;
 mod t_dead;
 mod t_dealloc;
@@ -35,8 +36,14 @@ mod t_msg_threads;
 mod t_msg_procs;
 mod t_msg_destroy;
 mod t_msg_copyout;
+mod t_notify_dead;
+mod t_notify_destroyed;
+mod t_notify_requests;
+mod t_notify_send_once;
+mod t_notify_senders;
 mod t_procs;
 mod t_send_refs;
+mod t_sets;
 mod t_spaces;
 mod t_stats;
 mod t_task;
@@ -84,6 +91,13 @@ const SUITES: &[&[Test]] = &[
     t_msg_procs::TESTS,
     t_msg_destroy::TESTS,
     t_msg_copyout::TESTS,
+    t_sets::TESTS,
+    t_notify_requests::TESTS,
+    t_notify_dead::TESTS,
+    t_notify_senders::TESTS,
+    t_notify_destroyed::TESTS,
+    t_notify_send_once::TESTS,
+    t_backup::TESTS,
 ];
 
 fn usage() -> ExitCode {
