@@ -5,6 +5,7 @@
 //! name contains it run. The exit status is 0 when every test passed.
 
 mod check;
+mod msg;
 mod notify;
 mod proc;
 mod raw;
