@@ -370,8 +370,18 @@ impl NameTable {
     /// Removes `name` and returns its entry, for the caller to drop (which
     /// releases its rights) once the space lock is released.
     pub(crate) fn remove(&mut self, name: u32) -> Option<Entry> {
+        self.remove_name(name, true)
+    }
+
+    /// Removes `name` whatever happens to its port meanwhile
+    /// (`mach_port_destroy`).
+    pub(crate) fn destroy_name(&mut self, name: u32) -> Option<Entry> {
+        self.remove_name(name, false)
+    }
+
+    fn remove_name(&mut self, name: u32, keep_dead: bool) -> Option<Entry> {
         let mut entry = self.entries.remove(&name)?;
-        self.port_deleted(name, &mut entry);
+        let died = self.port_deleted(name, &mut entry);
         self.count -= 1;
         self.last_freed = name;
         stats::add_names(-1);
@@ -384,6 +394,13 @@ impl NameTable {
             // Remembering the name is only an optimisation; if there is no
             // memory for it, its index is simply not reused.
             let _ = self.free.push(name, GFP_KERNEL_ACCOUNT);
+        }
+        if died && keep_dead {
+            // The port died after this call looked the name up, and its
+            // dead-name notification went out for this name. As in Mach,
+            // where the death comes first, the name stays: a dead name with
+            // the reference the notification carries.
+            let _ = self.insert(Some(name), Entry::dead_name(1));
         }
         Some(entry)
     }
@@ -597,14 +614,21 @@ impl NameTable {
     /// The name no longer denotes a right to its port: a dead-name
     /// request registered for it becomes a port-deleted notification (if
     /// the port still lives; if it died, the request has fired already).
-    fn port_deleted(&self, name: u32, entry: &mut Entry) {
+    /// Returns true if the request could not be cancelled because the
+    /// port died meanwhile (its dead-name notification fired instead).
+    fn port_deleted(&self, name: u32, entry: &mut Entry) -> bool {
         if !core::mem::take(&mut entry.request) {
-            return;
+            return false;
         }
-        if let Some(port) = entry.port() {
-            if let Some(notify) = port.cancel_dead_name(self.key(), name) {
+        let Some(port) = entry.port() else {
+            return false;
+        };
+        match port.cancel_dead_name(self.key(), name) {
+            Some(notify) => {
                 msg::notify_name(notify, MACH_NOTIFY_PORT_DELETED, name);
+                false
             }
+            None => !port.is_active(),
         }
     }
 

@@ -287,7 +287,7 @@ impl Space {
         let released = {
             let mut inner = self.lock_live()?;
             inner.names.lookup(name)?;
-            inner.names.remove(name)
+            inner.names.destroy_name(name)
         };
         drop(released);
         Ok(())
