@@ -803,7 +803,62 @@ pub trait MsgSpace {
             r.mr,
         )
     }
+
+    /// Receives what is queued on `port` (RCV_TIMEOUT 0, until the receive
+    /// times out) and expects exactly `n` messages, each a
+    /// MACH_NOTIFY_SEND_ONCE notification (docs/notifications.md): every
+    /// send-once right destroyed without a message through it sends one to
+    /// its port, through itself. As received: msgh_bits 0x1200 (local type
+    /// PORT_SEND_ONCE), msgh_size 24 (header only), no remote port, the
+    /// local port `port`, no voucher, id 71.
+    fn expect_send_once_notifications(&self, port: PortName, n: u32) -> TestResult {
+        let want = Header {
+            bits: SEND_ONCE_NOTIFICATION_BITS,
+            size: HEADER,
+            remote: PortName::NULL,
+            local: port,
+            voucher: PortName::NULL,
+            id: sys::MACH_NOTIFY_SEND_ONCE as u32,
+        };
+        let mut got = 0u32;
+        loop {
+            let r = self.recv_opt(port, RCV_SIZE, MACH_RCV_TIMEOUT, 0);
+            if r.mr.0 == sys::MACH_RCV_TIMED_OUT {
+                break;
+            }
+            expect_mr(
+                &format!(
+                    "receive (RCV_TIMEOUT 0) on {port:?} of send-once notification {}",
+                    got + 1
+                ),
+                sys::MACH_MSG_SUCCESS,
+                r.mr,
+            )?;
+            let h = r.header();
+            ensure(h == want, || {
+                format!(
+                    "message {} received on {port:?}: expected the send-once notification {want:?}, got {h:?}",
+                    got + 1
+                )
+            })?;
+            got += 1;
+            // More than expected already: stop rather than drain forever.
+            if got > n + 64 {
+                break;
+            }
+        }
+        ensure(got == n, || {
+            format!("send-once notifications received on {port:?}: expected {n}, got {got}")
+        })
+    }
 }
+
+/// `msgh_bits` of a received send-once notification:
+/// `MACH_MSGH_BITS(0, MACH_MSG_TYPE_PORT_SEND_ONCE)`.
+pub const SEND_ONCE_NOTIFICATION_BITS: u32 = 0x1200;
+const _: () = assert!(
+    SEND_ONCE_NOTIFICATION_BITS == sys::mach_msgh_bits(0, sys::MACH_MSG_TYPE_PORT_SEND_ONCE)
+);
 
 impl MsgSpace for TestSpace {
     fn fd(&self) -> RawFd {

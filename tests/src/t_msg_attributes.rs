@@ -126,18 +126,30 @@ fn receive_status_counts_messages_rights_make_sends_and_seqno(_: &mut Ctx) -> Te
         },
         st,
     )?;
-    // No send right left: srights 0; no send-once right: sorights 0.
+    // No send right left: srights 0. Each send-once right deallocated
+    // sent a send-once notification to p, queued after the two messages,
+    // which holds it until received.
     other.deallocate(TASK, N1).succeeds()?;
     other.deallocate(TASK, N1).succeeds()?;
     for n in [N2, N3, N4] {
         other.deallocate(TASK, n).succeeds()?;
     }
-    s.recv_now(p)?;
-    s.recv_now(p)?;
+    for _ in 0..2 {
+        expect_eq("the id received", 1, s.recv_now(p)?.header().id)?;
+    }
+    let st = status(&s, p)?;
+    expect_eq(
+        "(seqno, mscount, msgcount, sorights, srights) with the three notifications queued",
+        (3, 2, 3, 3, 0),
+        (st.seqno, st.mscount, st.msgcount, st.sorights, st.srights),
+    )?;
+    // Received, they count in the seqno like any message; no send-once
+    // right is left: sorights 0.
+    s.expect_send_once_notifications(p, 3)?;
     let st = status(&s, p)?;
     expect_eq(
         "(seqno, mscount, msgcount, sorights, srights) once all is gone",
-        (3, 2, 0, 0, 0),
+        (6, 2, 0, 0, 0),
         (st.seqno, st.mscount, st.msgcount, st.sorights, st.srights),
     )
 }

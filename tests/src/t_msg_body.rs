@@ -486,8 +486,15 @@ fn invalid_right_destroys_the_header_and_body_rights_copied_in_before_it(
         a.expect_unused(q)?;
         a.expect_send(t, 1)?;
         a.expect_receive(r)?;
+        // The send-once right made for the reply port was destroyed without
+        // a message through it: it sent a send-once notification to R,
+        // which holds it until received.
         let st = status(a, r)?;
-        expect_eq("send-once rights to the reply port", 0, st.sorights)?;
+        expect_eq(
+            "(sorights, msgcount) of the reply port",
+            (1, 1),
+            (st.sorights, st.msgcount),
+        )?;
         b.expect_dead(N1, 1)?;
         let st = status(b, p)?;
         expect_eq(
@@ -496,8 +503,18 @@ fn invalid_right_destroys_the_header_and_body_rights_copied_in_before_it(
             (st.msgcount, st.srights),
         )?;
         expect_msgcount(b, p2, 0)?;
+        ensure(base.now()?.messages == queued + 1, || {
+            "the failed send queued a message besides the send-once notification".into()
+        })?;
+        a.expect_send_once_notifications(r, 1)?;
+        let st = status(a, r)?;
+        expect_eq(
+            "(sorights, msgcount) of the reply port once the notification is received",
+            (0, 0),
+            (st.sorights, st.msgcount),
+        )?;
         ensure(base.now()?.messages == queued, || {
-            "the failed send queued a message".into()
+            "messages are queued once the send-once notification is received".into()
         })?;
         let mut want = vec![
             (t, PortType::SEND),

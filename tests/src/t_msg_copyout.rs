@@ -82,7 +82,21 @@ fn full_receiver_space_destroys_the_rights_it_cannot_name_and_delivers_the_rest(
             (h.remote, h.local, h.id),
         )?;
         expect_eq("the data", 11u32.to_ne_bytes().to_vec(), r1.buf.data()?)?;
-        expect_eq("sorights of the reply port", 0, status(a, r)?.sorights)?;
+        // The reply right, destroyed, sent a send-once notification to r,
+        // which holds it until received.
+        let st = status(a, r)?;
+        expect_eq(
+            "(sorights, msgcount) of the reply port",
+            (1, 1),
+            (st.sorights, st.msgcount),
+        )?;
+        a.expect_send_once_notifications(r, 1)?;
+        let st = status(a, r)?;
+        expect_eq(
+            "(sorights, msgcount) of the reply port once its notification is received",
+            (0, 0),
+            (st.sorights, st.msgcount),
+        )?;
 
         let r2 = b.recv_opt(p, RCV_SIZE, MACH_RCV_TIMEOUT, 0);
         expect_mr(
@@ -114,11 +128,21 @@ fn full_receiver_space_destroys_the_rights_it_cannot_name_and_delivers_the_rest(
                 ))
             }
         }
+        // The send right to q1 is gone; the send-once right in the array,
+        // destroyed, sent a send-once notification to q1, which holds it
+        // until received.
         let st = status(a, q1)?;
         expect_eq(
-            "(srights, sorights) of q1",
-            (0, 0),
-            (st.srights, st.sorights),
+            "(srights, sorights, msgcount) of q1",
+            (0, 1, 1),
+            (st.srights, st.sorights, st.msgcount),
+        )?;
+        a.expect_send_once_notifications(q1, 1)?;
+        let st = status(a, q1)?;
+        expect_eq(
+            "(srights, sorights, msgcount) of q1 once its notification is received",
+            (0, 0, 0),
+            (st.srights, st.sorights, st.msgcount),
         )?;
         a.expect_dead(q2, 1)?;
 
@@ -133,6 +157,7 @@ fn full_receiver_space_destroys_the_rights_it_cannot_name_and_delivers_the_rest(
             other => return Err(format!("expected one port descriptor, got {other:?}")),
         }
         b.expect_send_receive(p, 1)?;
+        base.expect_queued("after the receives", 0, 0)?;
     }
     base.check("closing the spaces")
 }

@@ -1,7 +1,9 @@
 //! Destroyed messages release everything they hold, once (docs/messages.md,
 //! Send 6 and Destruction): a port destroyed with messages queued, receive
 //! rights sent into their own port or into a cycle, a space closed with
-//! messages queued. The module's counts (ports, names, messages,
+//! messages queued. A send-once right a destroyed message carries sends a
+//! send-once notification to its port (docs/notifications.md), which the
+//! tests receive. The module's counts (ports, names, messages,
 //! message_bytes) come back to where they were.
 
 use mach::{sys, PortName, PortType};
@@ -98,14 +100,29 @@ fn destroying_a_port_with_queued_messages_releases_every_right_and_buffer_they_c
             format!("4 messages queued, the counts say {queued:?}")
         })?;
         b.destroy(TASK, p).succeeds()?;
+        // The send right to r is gone; each of the six send-once rights,
+        // destroyed with its message, sent a send-once notification to r,
+        // which holds it until received.
         let st = status(a, r)?;
         expect_eq(
             "(sorights, srights, msgcount) of r after",
-            (0, 0, 0),
+            (6, 0, 6),
             (st.sorights, st.srights, st.msgcount),
         )?;
         a.expect_dead(q, 1)?;
         a.expect_dead(to_p, 1)?;
+        base.expect_queued(
+            "after destroying the port: r's six send-once notifications",
+            6,
+            6 * 24,
+        )?;
+        a.expect_send_once_notifications(r, 6)?;
+        let st = status(a, r)?;
+        expect_eq(
+            "(sorights, srights, msgcount) of r once its notifications are received",
+            (0, 0, 0),
+            (st.sorights, st.srights, st.msgcount),
+        )?;
         base.expect_queued("after destroying the port", 0, 0)?;
         b.expect_only_task_self()?;
         // SAFETY: Ours, unused from here on.
@@ -275,13 +292,24 @@ fn closing_a_space_with_messages_queued_releases_them(_: &mut Ctx) -> TestResult
             a.deallocate(TASK, tb).succeeds()?;
             a.deallocate(TASK, to_p).succeeds()?;
         }
+        // The send right to r is gone; the reply's send-once right,
+        // destroyed with its message, sent a send-once notification to r,
+        // which holds it until received.
         let st = status(&a, r)?;
         expect_eq(
-            "(sorights, srights) of r once B is closed",
-            (0, 0),
-            (st.sorights, st.srights),
+            "(sorights, srights, msgcount) of r once B is closed",
+            (1, 0, 1),
+            (st.sorights, st.srights, st.msgcount),
         )?;
         a.expect_dead(q, 1)?;
+        base.expect_queued("once B is closed: r's send-once notification", 1, 24)?;
+        a.expect_send_once_notifications(r, 1)?;
+        let st = status(&a, r)?;
+        expect_eq(
+            "(sorights, srights, msgcount) of r once its notification is received",
+            (0, 0, 0),
+            (st.sorights, st.srights, st.msgcount),
+        )?;
         base.expect_queued("once B is closed", 0, 0)?;
         let mut want = vec![(r, PortType::RECEIVE), (q, PortType::DEAD_NAME)];
         want.sort_by_key(|&(n, _)| n);

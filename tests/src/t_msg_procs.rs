@@ -315,14 +315,29 @@ fn process_killed_with_messages_queued_to_it_releases_them(_: &mut Ctx) -> TestR
             (st.sorights, st.srights),
         )?;
         child.kill()?;
+        // The send right to r is gone; the reply's send-once right, destroyed
+        // with its message, sent a send-once notification to r, which holds
+        // it until received.
         let st = status(&a, r)?;
         expect_eq(
-            "(sorights, srights) of r after",
-            (0, 0),
-            (st.sorights, st.srights),
+            "(sorights, srights, msgcount) of r after",
+            (1, 0, 1),
+            (st.sorights, st.srights, st.msgcount),
         )?;
         a.expect_dead(q, 1)?;
         a.expect_dead(to_p, 1)?;
+        base.expect_queued(
+            "after the child was killed: r's send-once notification",
+            1,
+            24,
+        )?;
+        a.expect_send_once_notifications(r, 1)?;
+        let st = status(&a, r)?;
+        expect_eq(
+            "(sorights, srights, msgcount) of r once its notification is received",
+            (0, 0, 0),
+            (st.sorights, st.srights, st.msgcount),
+        )?;
         base.expect_queued("after the child was killed", 0, 0)?;
         // SAFETY: Ours, unused from here on.
         unsafe { unmap(region, 2 * page()) };

@@ -314,11 +314,27 @@ fn destination_destroyed_under_a_waiting_sender_gives_success_and_releases_the_m
         ctx.diag("could not see the sender wait; the send may have come after the destroy");
     }
     f.a().expect_dead(f.to_p, 1)?;
+    // A send that went through made a send-once right to R; destroyed with
+    // the message, it sent a send-once notification to R, which holds it
+    // until received. A send refused with MACH_SEND_INVALID_DEST made none.
+    let n = u32::from(mr.0 == sys::MACH_MSG_SUCCESS);
     let st = status(f.a(), r)?;
     expect_eq(
-        "(sorights, srights) of the reply port",
-        (0, 0),
-        (st.sorights, st.srights),
+        "(sorights, srights, msgcount) of the reply port",
+        (n, 0, n),
+        (st.sorights, st.srights, st.msgcount),
+    )?;
+    f.base.expect_queued(
+        "after the port died, before R's notifications are received",
+        u64::from(n),
+        24 * u64::from(n),
+    )?;
+    f.a().expect_send_once_notifications(r, n)?;
+    let st = status(f.a(), r)?;
+    expect_eq(
+        "(sorights, srights, msgcount) of the reply port once its notifications are received",
+        (0, 0, 0),
+        (st.sorights, st.srights, st.msgcount),
     )?;
     f.base.expect_queued("after the port died", 0, 0)?;
     f.finish()

@@ -45,7 +45,6 @@ fn receive_on_a_name_without_a_receive_right_gives_rcv_invalid_name(_: &mut Ctx)
         (dead, "a dead name"),
         (unused, "a name not in use"),
         (TASK, "the task-self name"),
-        (set, "a port set (until issue 5)"),
     ] {
         let r = s.recv_opt(name, RCV_SIZE, MACH_RCV_TIMEOUT, 100);
         expect_mr(
@@ -54,7 +53,18 @@ fn receive_on_a_name_without_a_receive_right_gives_rcv_invalid_name(_: &mut Ctx)
             r.mr,
         )?;
     }
-    s.expect_state(&before, "receives on bad names")
+    // A port set is a receive name (docs/notifications.md): an empty one
+    // waits, here until the timeout, and writes nothing.
+    let r = s.recv_opt(set, RCV_SIZE, MACH_RCV_TIMEOUT, 0);
+    expect_mr(
+        &format!("receive (RCV_TIMEOUT 0) on an empty port set ({set:?})"),
+        sys::MACH_RCV_TIMED_OUT,
+        r.mr,
+    )?;
+    ensure(r.buf.bytes().iter().all(|&b| b == FILL), || {
+        "a receive on an empty port set that timed out wrote into the buffer".into()
+    })?;
+    s.expect_state(&before, "receives on bad names and an empty port set")
 }
 
 fn receive_with_rcv_timeout_0_on_an_empty_port_gives_rcv_timed_out(_: &mut Ctx) -> TestResult {
@@ -350,13 +360,28 @@ fn too_large_without_rcv_large_releases_the_rights_and_memory_it_carried(
         let got = b.recv_opt(p, 40, MACH_RCV_TIMEOUT, 0);
         expect_mr("receive into 40 bytes", sys::MACH_RCV_TOO_LARGE, got.mr)?;
         b.expect_empty(p)?;
-        // q died with the message; the rights to r are gone.
+        // q died with the message; the rights to r are gone: the send
+        // right for good, each of the two send-once rights (the reply and
+        // the descriptor's) into a send-once notification to r, which holds
+        // it until received.
         a.expect_dead(q, 1)?;
         let st = status(a, r)?;
         expect_eq(
-            "(sorights, srights) after",
-            (0, 0),
-            (st.sorights, st.srights),
+            "(sorights, srights, msgcount) after",
+            (2, 0, 2),
+            (st.sorights, st.srights, st.msgcount),
+        )?;
+        base.expect_queued(
+            "after the message was destroyed: two send-once notifications",
+            2,
+            2 * 24,
+        )?;
+        a.expect_send_once_notifications(r, 2)?;
+        let st = status(a, r)?;
+        expect_eq(
+            "(sorights, srights, msgcount) once the notifications are received",
+            (0, 0, 0),
+            (st.sorights, st.srights, st.msgcount),
         )?;
         base.expect_queued("after the message was destroyed", 0, 0)?;
         b.expect_only_task_self_and(&[(p, mach::PortType::RECEIVE)])?;

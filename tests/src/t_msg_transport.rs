@@ -10,7 +10,7 @@ use crate::raw::{self, ioc, Pages, IOC_READ_WRITE};
 use crate::tap::Test;
 
 pub const TESTS: &[Test] = crate::tests![
-    api_version_is_3,
+    api_version_is_4,
     msg_with_a_nonzero_reserved_field_gives_einval_and_sends_nothing,
     msg_with_unreadable_args_gives_efault_and_sends_nothing,
     msg_with_read_only_args_gives_efault,
@@ -19,9 +19,11 @@ pub const TESTS: &[Test] = crate::tests![
     msg_and_attributes_with_a_wrong_size_give_enotty,
 ];
 
-fn api_version_is_3(_: &mut Ctx) -> TestResult {
+/// Version 4 (issue 5: port sets, notification requests, backup ports,
+/// send-once notifications).
+fn api_version_is_4(_: &mut Ctx) -> TestResult {
     let s = TestSpace::open()?;
-    s.api_version().returns(3)
+    s.api_version().returns(4)
 }
 
 /// Args for a send of `buf` (a 24-byte message) without waiting.

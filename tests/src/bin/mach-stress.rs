@@ -2721,8 +2721,7 @@ impl Th {
                 }
             }
             _ => {
-                // A port-destroyed or backup request right after a move in:
-                // the same on a freshly looked-up port happens via op_new_port.
+                // Cancel a no-senders request (whatever is registered).
                 let Some((port, o)) = self.pick_owned(Some(false)) else {
                     return;
                 };
@@ -4015,6 +4014,8 @@ fn supervisor_main() -> ExitCode {
     } else {
         u64::MAX
     };
+    // Whether the next kill may hit a worker still setting up.
+    let mut kill_any = sup.rng.pct(10);
     let mut restarts: Vec<(u64, usize)> = Vec::new();
     let mut next_report = 10_000;
     loop {
@@ -4045,8 +4046,10 @@ fn supervisor_main() -> ExitCode {
             }
         }
         if el >= next_kill {
-            // Mostly a worker that has been at work for a while; now and
-            // then one still setting up.
+            // Mostly a worker that has been at work for a second, and only
+            // while at least half the slots have one (starting a worker
+            // takes seconds on a slow machine); now and then any worker,
+            // maybe one still setting up.
             let live = sup.live();
             let settled: Vec<usize> = live
                 .iter()
@@ -4056,12 +4059,13 @@ fn supervisor_main() -> ExitCode {
                         && sup.incs[i].started.elapsed() > Duration::from_millis(1000)
                 })
                 .collect();
-            let pool = if sup.rng.pct(10) { &live } else { &settled };
-            if pool.is_empty() {
-                // Nobody at work yet: look again soon.
+            let pool = if kill_any { &live } else { &settled };
+            if pool.is_empty() || (!kill_any && settled.len() < (cfg.procs / 2).max(1)) {
+                // Too few at work yet: look again soon.
                 next_kill = el + 200;
                 continue;
             }
+            kill_any = sup.rng.pct(10);
             if let Some(i) = sup.rng.pick(pool) {
                 let slot = sup.incs[i].slot;
                 sup.kill(i);
