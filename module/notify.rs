@@ -207,6 +207,11 @@ impl Space {
             return Err(KernReturn::INVALID_CAPABILITY);
         }
         let mut inner = self.lock_live()?;
+        // A dead name would lose a reference to the copy-in before being
+        // refused: refuse it first, so that an error changes nothing.
+        if !matches!(inner.names.peek(notify, notify_type), Ok((Some(_), _))) {
+            return Err(KernReturn::INVALID_CAPABILITY);
+        }
         match inner.names.copyin(notify, notify_type) {
             Ok(Carried::SendOnce(right)) => Ok(Some(right)),
             Ok(other) => {
@@ -235,7 +240,9 @@ impl Space {
                 let Some(port) = entry.port().cloned() else {
                     return Err(KernReturn::INVALID_RIGHT);
                 };
-                drop(inner);
+                // The swap happens under the space lock, with the name
+                // holding the receive right: a destruction of the right
+                // comes wholly before or after it.
                 if notify.is_some() {
                     port.ensure_requests()?;
                 }
@@ -333,14 +340,20 @@ impl Space {
         if !mach_port_valid(primary) {
             return Err(KernReturn::INVALID_ARGUMENT);
         }
-        let port = {
+        fn primary_port(
+            target: &Space,
+            primary: u32,
+        ) -> KResult<(Arc<Port>, kernel::sync::MutexGuard<'_, crate::space::SpaceInner>)> {
             let mut inner = target.lock_live().map_err(|_| KernReturn::INVALID_ARGUMENT)?;
             let entry = inner.names.lookup(primary).map_err(|_| KernReturn::INVALID_ARGUMENT)?;
             if !entry.has(MACH_PORT_TYPE_RECEIVE) {
                 return Err(KernReturn::NOT_RECEIVER);
             }
-            entry.port().cloned().ok_or(KernReturn::NOT_RECEIVER)?
-        };
+            let port = entry.port().cloned().ok_or(KernReturn::NOT_RECEIVER)?;
+            Ok((port, inner))
+        }
+        // The primary's errors come first.
+        drop(primary_port(target, primary)?);
         let backup = if backup == MACH_PORT_NULL {
             None
         } else {
@@ -358,14 +371,23 @@ impl Space {
                 Err(_) => return Err(KernReturn::INVALID_ARGUMENT),
             }
         };
-        if backup.is_some() {
-            port.ensure_requests()?;
-        }
-        let previous = match port.swap_pdrequest(backup.map(PdRequest::Backup)) {
-            Some(PdRequest::Backup(previous)) if previous.object().is_active() => Some(Carried::Send(previous)),
-            // A dead backup counts as none; a port-destroyed request is
-            // used up with a send-once notification (dropping it).
-            _ => None,
+        // The exchange happens under the target's space lock, with the name
+        // holding the receive right: a destruction of the primary comes
+        // wholly before it (the name is gone: an error) or after it (the
+        // new backup gets the right).
+        let previous = {
+            let (port, held) = primary_port(target, primary)?;
+            if backup.is_some() {
+                port.ensure_requests()?;
+            }
+            let previous = match port.swap_pdrequest(backup.map(PdRequest::Backup)) {
+                Some(PdRequest::Backup(previous)) if previous.object().is_active() => Some(Carried::Send(previous)),
+                // A dead backup counts as none; a port-destroyed request is
+                // used up with a send-once notification (dropping it).
+                _ => None,
+            };
+            drop(held);
+            previous
         };
         Ok(self.copyout_previous(previous))
     }

@@ -33,7 +33,10 @@
 //! checked: the order of the send checks, trailer and name errors, the
 //! received header, trailer and descriptors, the deallocate flag's effect,
 //! attribute results. Out-of-line regions received are unmapped again and
-//! received rights now and then deallocated.
+//! received rights now and then deallocated. Port-set membership,
+//! notification requests and backup ports are fuzzed too, lightly, so that
+//! receives go through sets and the kernel's notifications (checked: layout,
+//! all-zero audit token) mix with the messages.
 //!
 //! Everything the fuzzer maps for itself (layout pages, message buffers,
 //! scratch) lies at fixed addresses far below where the kernel places new
@@ -210,6 +213,13 @@ enum Op {
     Msg,
     GetAttributes,
     SetAttributes,
+    /// Port sets, notification requests and backup ports.
+    MoveMember,
+    InsertMember,
+    ExtractMember,
+    GetSetStatus,
+    RequestNotification,
+    SetBackup,
     /// A command number the module does not know (last in OPS).
     Unknown,
 }
@@ -233,7 +243,7 @@ const fn info(op: Op, cmd: u32, size: usize, kr: Option<usize>, weight: u32) -> 
     }
 }
 
-const N_OPS: usize = 18;
+const N_OPS: usize = 24;
 
 const OPS: [OpInfo; N_OPS] = [
     info(
@@ -334,14 +344,14 @@ const OPS: [OpInfo; N_OPS] = [
         Some(offset_of!(sys::TaskForFdArgs, kr)),
         6,
     ),
-    // Message calls: about a third of all (the result is `mr`, checked
-    // apart from the kern_return_t ones).
+    // Message calls: with the attribute calls, about a third of all (the
+    // result is `mr`, checked apart from the kern_return_t ones).
     info(
         Op::Msg,
         sys::MACH_IOC_MSG,
         size_of::<sys::MsgArgs>(),
         None,
-        44,
+        50,
     ),
     info(
         Op::GetAttributes,
@@ -357,11 +367,65 @@ const OPS: [OpInfo; N_OPS] = [
         Some(offset_of!(sys::PortAttributesArgs, kr)),
         5,
     ),
+    // Port sets and notifications: enough that sets have members to
+    // receive through and the kernel sends notifications among the messages.
+    info(
+        Op::MoveMember,
+        sys::MACH_IOC_PORT_MOVE_MEMBER,
+        size_of::<sys::PortMemberArgs>(),
+        Some(offset_of!(sys::PortMemberArgs, kr)),
+        4,
+    ),
+    info(
+        Op::InsertMember,
+        sys::MACH_IOC_PORT_INSERT_MEMBER,
+        size_of::<sys::PortMemberArgs>(),
+        Some(offset_of!(sys::PortMemberArgs, kr)),
+        3,
+    ),
+    info(
+        Op::ExtractMember,
+        sys::MACH_IOC_PORT_EXTRACT_MEMBER,
+        size_of::<sys::PortMemberArgs>(),
+        Some(offset_of!(sys::PortMemberArgs, kr)),
+        2,
+    ),
+    info(
+        Op::GetSetStatus,
+        sys::MACH_IOC_PORT_GET_SET_STATUS,
+        size_of::<sys::PortSetStatusArgs>(),
+        Some(offset_of!(sys::PortSetStatusArgs, kr)),
+        2,
+    ),
+    info(
+        Op::RequestNotification,
+        sys::MACH_IOC_PORT_REQUEST_NOTIFICATION,
+        size_of::<sys::RequestNotificationArgs>(),
+        Some(offset_of!(sys::RequestNotificationArgs, kr)),
+        5,
+    ),
+    info(
+        Op::SetBackup,
+        sys::MACH_IOC_PORT_SET_BACKUP,
+        size_of::<sys::PortSetBackupArgs>(),
+        Some(offset_of!(sys::PortSetBackupArgs, kr)),
+        2,
+    ),
     info(Op::Unknown, 0, 64, None, 5),
 ];
 
 fn is_real_cmd(cmd: u32) -> bool {
-    OPS.iter().any(|o| o.op != Op::Unknown && o.cmd == cmd)
+    // The port-set, notification and backup calls (ABI 4) are real too,
+    // though this fuzzer does not exercise them yet.
+    const LATER: [u32; 6] = [
+        sys::MACH_IOC_PORT_MOVE_MEMBER,
+        sys::MACH_IOC_PORT_INSERT_MEMBER,
+        sys::MACH_IOC_PORT_EXTRACT_MEMBER,
+        sys::MACH_IOC_PORT_GET_SET_STATUS,
+        sys::MACH_IOC_PORT_REQUEST_NOTIFICATION,
+        sys::MACH_IOC_PORT_SET_BACKUP,
+    ];
+    LATER.contains(&cmd) || OPS.iter().any(|o| o.op != Op::Unknown && o.cmd == cmd)
 }
 
 /// Ioctl types the VFS itself handles for every file before the driver sees
@@ -801,6 +865,9 @@ struct Sp {
     /// Receive rights a message was just queued on.
     queued: [AtomicU32; QUEUED_RING],
     qnext: AtomicUsize,
+    /// Port sets allocated here.
+    sets: [AtomicU32; QUEUED_RING],
+    snext: AtomicUsize,
 }
 
 impl Sp {
@@ -817,6 +884,8 @@ impl Sp {
             rnext: AtomicUsize::new(0),
             queued: std::array::from_fn(|_| AtomicU32::new(0)),
             qnext: AtomicUsize::new(0),
+            sets: std::array::from_fn(|_| AtomicU32::new(0)),
+            snext: AtomicUsize::new(0),
         }
     }
 
@@ -855,6 +924,22 @@ impl Sp {
             let i = self.qnext.fetch_add(1, Relaxed) % QUEUED_RING;
             self.queued[i].store(name, Relaxed);
         }
+    }
+
+    fn record_set(&self, name: u32) {
+        if sys::mach_port_valid(name) {
+            self.record(name);
+            let i = self.snext.fetch_add(1, Relaxed) % QUEUED_RING;
+            self.sets[i].store(name, Relaxed);
+        }
+    }
+
+    fn seen_set(&self, rng: &mut Rng) -> Option<u32> {
+        let n = self.snext.load(Relaxed).min(QUEUED_RING);
+        if n == 0 {
+            return None;
+        }
+        Some(self.sets[rng.below(n as u64) as usize].load(Relaxed))
     }
 
     fn seen_queued(&self, rng: &mut Rng) -> Option<u32> {
@@ -904,8 +989,8 @@ const CHECK_NAMES: [&str; 9] = [
     "unknown commands give ENOTTY and unusable argument addresses EFAULT (EINVAL for a readable one), never success; real commands never ENOTTY",
     "successful results are well-formed (versions, names, types, refs, dispositions, attributes, received headers, trailers and descriptors)",
     "every mach_msg_return_t is a known one (with at most MACH_MSG_IPC_SPACE or MACH_MSG_VM_SPACE added)",
-    "message and attribute calls give what their own arguments decide (EINVAL for reserved or count > 10, send checks in order, trailer and name errors, deallocate flag, attribute errors)",
-    "no message call with private arguments and timeouts of a few ms ran for 10 s",
+    "message, attribute, port-set and notification calls give what their own arguments decide (EINVAL for reserved or count > 10, send checks in order, trailer and name errors, deallocate flag, EINTR and option written back, attribute, set and request errors)",
+    "no message call with private arguments and timeouts of a few ms ran for a minute (and 10 s per MiB it carries)",
     "after closing every space a fresh space sees only its own objects (spaces 1, ports 1, port_sets 0, names 1, messages 0, message bytes 0)",
     "the fuzzing process did not crash or hang",
 ];
@@ -974,6 +1059,14 @@ struct Counters {
     kicks: AtomicU64,
     /// Message calls that ended in EINTR, with our own struct.
     interrupted: AtomicU64,
+    /// Rights found in received messages: receive, send, send-once, dead.
+    got_rights: [AtomicU64; 4],
+    /// Sends closing (or lengthening) a chain of queued receive rights, and
+    /// how many went through.
+    chains: AtomicU64,
+    chains_sent: AtomicU64,
+    /// Notifications (messages from the kernel) received and checked.
+    notifications: AtomicU64,
 }
 
 impl Counters {
@@ -993,6 +1086,10 @@ impl Counters {
             rights_dropped: AtomicU64::new(0),
             kicks: AtomicU64::new(0),
             interrupted: AtomicU64::new(0),
+            got_rights: std::array::from_fn(|_| AtomicU64::new(0)),
+            chains: AtomicU64::new(0),
+            chains_sent: AtomicU64::new(0),
+            notifications: AtomicU64::new(0),
         }
     }
 }
@@ -1010,6 +1107,10 @@ struct Watch {
     /// The current call waits on purpose (MACH_FUZZ_WAITS): interrupt it
     /// soon.
     waits: AtomicBool,
+    /// How long a bounded call may take: a minute, and 10 s more per MiB it
+    /// carries (copying megabytes is slow under emulation with KASAN,
+    /// slower still with more threads than CPUs).
+    limit: AtomicU64,
     call_no: AtomicU64,
     op: AtomicUsize,
     /// Signals sent to it.
@@ -1027,6 +1128,7 @@ impl Watch {
             since: AtomicU64::new(0),
             bounded: AtomicBool::new(false),
             waits: AtomicBool::new(false),
+            limit: AtomicU64::new(0),
             call_no: AtomicU64::new(0),
             op: AtomicUsize::new(0),
             kicks: AtomicU64::new(0),
@@ -1181,6 +1283,8 @@ struct Worker<'a> {
     /// The message being built is a sound one (valid header and body, to a
     /// receive right of ours), so that messages also get through.
     clean: bool,
+    /// The message being built is a chain's (`build_chain`).
+    chained: bool,
 }
 
 struct Call {
@@ -1214,6 +1318,7 @@ impl<'a> Worker<'a> {
             kicked: false,
             kicked_before: false,
             clean: false,
+            chained: false,
         }
     }
 
@@ -1408,7 +1513,7 @@ impl<'a> Worker<'a> {
             _ => {
                 // The kernel reads the pointers of a names struct from it:
                 // only where the struct is ours or cannot be read at all.
-                if op == Op::Names {
+                if matches!(op, Op::Names | Op::GetSetStatus) {
                     Place::Own(0)
                 } else {
                     let span = SCRATCH_PAGES * self.sh.scratch.page;
@@ -1717,6 +1822,134 @@ impl<'a> Worker<'a> {
                 let t = sh.space(tslot).unwrap_or_else(|| me.clone());
                 to_bytes(&self.attributes_args(&t, task, op == Op::SetAttributes))
             }
+            Op::MoveMember | Op::InsertMember | Op::ExtractMember => {
+                let (task, tslot) = self.task_in(&me, slot);
+                let t = sh.space(tslot).unwrap_or_else(|| me.clone());
+                let member = match self.rng.weighted(&[70, 20, 5, 5]) {
+                    0 => self.rcv_or_name(&t),
+                    1 => self.name_in(&t),
+                    2 => self.rng.pick(&[sys::MACH_PORT_NULL, sys::MACH_PORT_DEAD]),
+                    _ => self.rng.u32(),
+                };
+                let after = self.set_name(&t);
+                to_bytes(&sys::PortMemberArgs {
+                    task,
+                    member,
+                    after,
+                    kr: 0,
+                })
+            }
+            Op::GetSetStatus => {
+                let (task, tslot) = self.task_in(&me, slot);
+                target = sh.space(tslot);
+                let t = target.clone().unwrap_or_else(|| me.clone());
+                let name = self.set_name(&t);
+                let capacity = {
+                    let r = &mut self.rng;
+                    match r.weighted(&[10, 15, 40, 15, 10, 10]) {
+                        0 => 0,
+                        1 => r.range(1, 4) as u32,
+                        2 => r.pick(&[64, 256, 1024]),
+                        3 => sys::MACH_SPACE_MAX_NAMES,
+                        4 => u32::MAX,
+                        _ => r.u32(),
+                    }
+                };
+                let (members, ok) = self.names_array(false);
+                names_checkable = ok;
+                to_bytes(&sys::PortSetStatusArgs {
+                    task,
+                    name,
+                    members,
+                    capacity,
+                    count: 0,
+                    kr: 0,
+                    reserved: self.reserved(),
+                })
+            }
+            Op::RequestNotification => {
+                let (task, tslot) = self.task_in(&me, slot);
+                let t = sh.space(tslot).unwrap_or_else(|| me.clone());
+                let name = match self.rng.weighted(&[55, 30, 10, 5]) {
+                    0 => self.rcv_or_name(&t),
+                    1 => self.name_in(&t),
+                    2 => self.rng.pick(&[sys::MACH_PORT_NULL, sys::MACH_PORT_DEAD]),
+                    _ => self.rng.u32(),
+                };
+                // The notify right is in the caller's space.
+                let notify = match self.rng.weighted(&[60, 20, 15, 5]) {
+                    0 => self.rcv_or_name(&me),
+                    1 => self.name_in(&me),
+                    2 => sys::MACH_PORT_NULL,
+                    _ => sys::MACH_PORT_DEAD,
+                };
+                let r = &mut self.rng;
+                let any = r.u32();
+                let variant = if r.pct(85) {
+                    r.pick(&[
+                        sys::MACH_NOTIFY_PORT_DESTROYED,
+                        sys::MACH_NOTIFY_NO_SENDERS,
+                        sys::MACH_NOTIFY_DEAD_NAME,
+                    ])
+                } else {
+                    r.pick(&[
+                        sys::MACH_NOTIFY_PORT_DELETED,
+                        sys::MACH_NOTIFY_SEND_ONCE,
+                        sys::MACH_NOTIFY_SEND_POSSIBLE,
+                        0,
+                        -1,
+                        any as i32,
+                    ])
+                };
+                let sync = match r.weighted(&[50, 30, 20]) {
+                    0 => 0,
+                    1 => 1,
+                    _ => r.u32() & 0xffff,
+                };
+                let notify_type = if r.pct(85) {
+                    r.pick(&[
+                        sys::MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                        sys::MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                        sys::MACH_MSG_TYPE_MOVE_SEND_ONCE,
+                    ])
+                } else {
+                    r.pick(&[0, 16, 17, 19, 20, 22, any])
+                };
+                to_bytes(&sys::RequestNotificationArgs {
+                    task,
+                    name,
+                    variant,
+                    sync,
+                    notify,
+                    notify_type,
+                    previous: 0,
+                    kr: 0,
+                })
+            }
+            Op::SetBackup => {
+                let (task, tslot) = self.task_in(&me, slot);
+                let t = sh.space(tslot).unwrap_or_else(|| me.clone());
+                let primary = match self.rng.weighted(&[70, 20, 10]) {
+                    0 => self.rcv_or_name(&t),
+                    1 => self.name_in(&t),
+                    _ => self.rng.pick(&[sys::MACH_PORT_NULL, sys::MACH_PORT_DEAD]),
+                };
+                // A send right in the caller's space.
+                let backup = match self.rng.weighted(&[45, 30, 15, 10]) {
+                    0 => self.name_in(&me),
+                    1 => self.rcv_or_name(&me),
+                    2 => sys::MACH_PORT_NULL,
+                    _ => sys::MACH_PORT_DEAD,
+                };
+                to_bytes(&sys::PortSetBackupArgs {
+                    task,
+                    primary,
+                    backup,
+                    previous: 0,
+                    kr: 0,
+                    reserved: self.reserved(),
+                })
+            }
             Op::Unknown => {
                 cmd = u64::from(self.unknown_cmd());
                 size = 64;
@@ -1858,6 +2091,13 @@ impl<'a> Worker<'a> {
             Relaxed,
         );
         w.waits.store(waits, Relaxed);
+        let carried = self.plan.as_ref().map_or(0, |p| {
+            u64::from(p.send_size.min(sys::MACH_MSG_SIZE_MAX)) + p.summary[4] + 4 * p.summary[5]
+        });
+        w.limit.store(
+            60_000_000_000 + carried * 10_000_000_000 / (1 << 20),
+            Relaxed,
+        );
         w.since.store(self.sh.now_ns(), Relaxed);
         // SAFETY: `addr` is either memory of ours that only this thread
         // uses (the own buffer, the layout pages), the scratch region, or an
@@ -1978,14 +2218,33 @@ impl<'a> Worker<'a> {
                     let a: sys::PortAttributesArgs = from_bytes(&c.args);
                     a.reserved != 0 || a.count > sys::MACH_PORT_INFO_MAX
                 }
+                Op::GetSetStatus => {
+                    let a: sys::PortSetStatusArgs = from_bytes(&c.args);
+                    a.reserved != 0 || (a.capacity > 0 && a.members == 0)
+                }
+                Op::SetBackup => from_bytes::<sys::PortSetBackupArgs>(&c.args).reserved != 0,
                 _ => false,
             };
             let ok = match c.op {
-                Op::Msg | Op::GetAttributes | Op::SetAttributes if want_einval => {
+                Op::Msg
+                | Op::GetAttributes
+                | Op::SetAttributes
+                | Op::GetSetStatus
+                | Op::SetBackup
+                    if want_einval =>
+                {
                     err == libc::EINVAL
                 }
                 Op::Msg => err == 0 || (err == libc::EINTR && eintr_ok),
-                Op::GetAttributes | Op::SetAttributes => err == 0,
+                // The members array may be an address that faults.
+                Op::GetSetStatus => err == 0 || err == libc::EFAULT,
+                Op::GetAttributes
+                | Op::SetAttributes
+                | Op::MoveMember
+                | Op::InsertMember
+                | Op::ExtractMember
+                | Op::RequestNotification
+                | Op::SetBackup => err == 0,
                 _ => true,
             };
             if !ok {
@@ -2004,10 +2263,18 @@ impl<'a> Worker<'a> {
         if err != 0 {
             return;
         }
-        if matches!(c.op, Op::GetAttributes | Op::SetAttributes) {
-            if let Some(problem) = attributes_problem(c, out) {
-                v.add(CHECK_MSG, || format!("{}: {problem}", what(c)));
-            }
+        let problem = match c.op {
+            Op::GetAttributes | Op::SetAttributes => attributes_problem(c, out),
+            Op::MoveMember
+            | Op::InsertMember
+            | Op::ExtractMember
+            | Op::GetSetStatus
+            | Op::RequestNotification
+            | Op::SetBackup => set_call_problem(c, out),
+            _ => None,
+        };
+        if let Some(problem) = problem {
+            v.add(CHECK_MSG, || format!("{}: {problem}", what(c)));
         }
         if let Some(off) = oi.kr {
             let kr = get_i32(out, off);
@@ -2098,17 +2365,37 @@ impl<'a> Worker<'a> {
                     }
                     // {pset, seqno, mscount, qlimit, msgcount, sorights,
                     // srights, pdrequest, nsrequest, flags}
+                    // mps_pset is the set's name; pdrequest and nsrequest
+                    // say whether requests are registered.
                     sys::MACH_PORT_RECEIVE_STATUS => {
                         a.count != 10
-                            || a.info[0] != 0
                             || a.info[3] > sys::MACH_PORT_QLIMIT_MAX
                             || a.info[6] > 1
-                            || a.info[7..] != [0, 0, 0]
+                            || a.info[7] > 1
+                            || a.info[8] > 1
+                            || a.info[9] != 0
                     }
                     sys::MACH_PORT_DNREQUESTS_SIZE => a.count != 1 || a.info[0] != 0,
                     _ => true,
                 };
                 bad.then(|| format!("flavor {} count {} info {:?}", a.flavor, a.count, a.info))
+            }
+            Op::GetSetStatus => {
+                let a: sys::PortSetStatusArgs = from_bytes(out);
+                if a.kr != 0 || !c.names_checkable || a.count > a.capacity {
+                    return None;
+                }
+                let names = &self.big_names[..a.count as usize];
+                if let Some(w) = names.windows(2).find(|w| w[0] >= w[1]) {
+                    return Some(format!(
+                        "members not ascending: {:#x} then {:#x}",
+                        w[0], w[1]
+                    ));
+                }
+                names
+                    .iter()
+                    .find(|&&n| !sys::mach_port_valid(n))
+                    .map(|n| format!("member {n:#x}"))
             }
             Op::Names => {
                 let a: sys::PortNamesArgs = from_bytes(out);
@@ -2169,10 +2456,10 @@ impl<'a> Worker<'a> {
                 let a: sys::PortAllocateArgs = from_bytes(out);
                 if a.kr == 0 {
                     let sp = target.unwrap_or(me);
-                    if a.right == sys::MACH_PORT_RIGHT_RECEIVE {
-                        sp.record_rcv(a.name);
-                    } else {
-                        sp.record(a.name);
+                    match a.right {
+                        sys::MACH_PORT_RIGHT_RECEIVE => sp.record_rcv(a.name),
+                        sys::MACH_PORT_RIGHT_PORT_SET => sp.record_set(a.name),
+                        _ => sp.record(a.name),
                     }
                 }
             }
@@ -2195,6 +2482,26 @@ impl<'a> Worker<'a> {
                     } else {
                         me.record(a.poly);
                     }
+                }
+            }
+            Op::GetSetStatus => {
+                let a: sys::PortSetStatusArgs = from_bytes(out);
+                if a.kr == 0 && c.names_checkable && a.count <= a.capacity && a.count > 0 {
+                    let sp = target.unwrap_or(me);
+                    let i = self.rng.below(u64::from(a.count)) as usize;
+                    sp.record_rcv(self.big_names[i]);
+                }
+            }
+            Op::RequestNotification => {
+                let a: sys::RequestNotificationArgs = from_bytes(out);
+                if a.kr == 0 {
+                    me.record(a.previous);
+                }
+            }
+            Op::SetBackup => {
+                let a: sys::PortSetBackupArgs = from_bytes(out);
+                if a.kr == 0 {
+                    me.record(a.previous);
                 }
             }
             Op::TaskForFd => {
@@ -2423,6 +2730,8 @@ struct MsgPlan {
     /// What the message holds, for reports: descriptors (port, out-of-line,
     /// port arrays, other), out-of-line bytes, names in port arrays.
     summary: [u64; 6],
+    /// The message closes or lengthens a chain of queued receive rights.
+    chain: bool,
 }
 
 const KNOWN_MR: &[(i32, &str)] = &[
@@ -2524,6 +2833,75 @@ fn raw_ioctl<T>(fd: RawFd, cmd: u32, args: &mut T) -> i32 {
     } else {
         0
     }
+}
+
+/// What is wrong with the kern_return_t of a port-set, notification or
+/// backup call (the struct ours, the ioctl successful), as far as its own
+/// arguments decide it (docs/notifications.md).
+fn set_call_problem(c: &Call, out: &[u8; 64]) -> Option<String> {
+    use sys::*;
+    let null = |n: u32| !mach_port_valid(n);
+    let (kr, expected): (i32, &[i32]) = match c.op {
+        Op::MoveMember | Op::InsertMember | Op::ExtractMember => {
+            let i: PortMemberArgs = from_bytes(&c.args);
+            let o: PortMemberArgs = from_bytes(out);
+            let bad_after = if c.op == Op::MoveMember {
+                i.after == MACH_PORT_DEAD
+            } else {
+                null(i.after)
+            };
+            if null(i.member) || bad_after {
+                (o.kr, &[KERN_INVALID_TASK, KERN_INVALID_RIGHT])
+            } else {
+                return None;
+            }
+        }
+        Op::GetSetStatus => {
+            let i: PortSetStatusArgs = from_bytes(&c.args);
+            let o: PortSetStatusArgs = from_bytes(out);
+            if o.kr != 0 && o.count != 0 {
+                return Some(format!("kr {} with count {}", o.kr, o.count));
+            }
+            if null(i.name) {
+                (o.kr, &[KERN_INVALID_TASK, KERN_INVALID_RIGHT])
+            } else {
+                return None;
+            }
+        }
+        Op::RequestNotification => {
+            let i: RequestNotificationArgs = from_bytes(&c.args);
+            let o: RequestNotificationArgs = from_bytes(out);
+            if o.kr != 0 && o.previous != MACH_PORT_NULL {
+                return Some(format!("kr {} with previous {:#x}", o.kr, o.previous));
+            }
+            if ![
+                MACH_NOTIFY_PORT_DESTROYED,
+                MACH_NOTIFY_NO_SENDERS,
+                MACH_NOTIFY_DEAD_NAME,
+            ]
+            .contains(&i.variant)
+            {
+                (o.kr, &[KERN_INVALID_TASK, KERN_INVALID_VALUE])
+            } else {
+                return None;
+            }
+        }
+        Op::SetBackup => {
+            let i: PortSetBackupArgs = from_bytes(&c.args);
+            let o: PortSetBackupArgs = from_bytes(out);
+            if o.kr != 0 && o.previous != MACH_PORT_NULL {
+                return Some(format!("kr {} with previous {:#x}", o.kr, o.previous));
+            }
+            if null(i.primary) {
+                // A bad task gives KERN_INVALID_ARGUMENT here too.
+                (o.kr, &[KERN_INVALID_ARGUMENT])
+            } else {
+                return None;
+            }
+        }
+        _ => return None,
+    };
+    (!expected.contains(&kr)).then(|| format!("kr {kr}, expected one of {expected:?}"))
 }
 
 /// What is wrong with the kern_return_t of an attribute call (the struct
@@ -3051,6 +3429,19 @@ impl<'a> Worker<'a> {
             10 => (r.pick(&[0, 8, 0xfff0]), 0),
             11 => (r.pick(&KERNEL_ADDRS), 0),
             _ => scratch(r),
+        }
+    }
+
+    /// A name for a port set in `t`: mostly one allocated as a set.
+    fn set_name(&mut self, t: &Sp) -> u32 {
+        match self.rng.weighted(&[70, 15, 10, 5]) {
+            0 => match t.seen_set(&mut self.rng) {
+                Some(n) => n,
+                None => self.name_in(t),
+            },
+            1 => self.name_in(t),
+            2 => self.rng.pick(&[sys::MACH_PORT_NULL, sys::MACH_PORT_DEAD]),
+            _ => self.rng.u32(),
         }
     }
 
@@ -3722,6 +4113,7 @@ impl<'a> Worker<'a> {
         } else {
             None
         };
+        self.chained = chain.is_some();
         let names = if let Some((dest, carried)) = chain {
             // COPY_SEND to the chain's first port, its last port's receive
             // right in the body, and maybe more.
@@ -4109,6 +4501,7 @@ impl<'a> Worker<'a> {
             },
             waits,
             summary: if send && own { self.summary() } else { [0; 6] },
+            chain: std::mem::take(&mut self.chained),
         });
         let r = &mut self.rng;
         let notify = if r.pct(90) { 0 } else { r.u32() };
@@ -4248,6 +4641,12 @@ impl<'a> Worker<'a> {
                     });
                 }
                 let sent = plan.send && !is_send_mr(mr);
+                if plan.chain {
+                    sh.counters.chains.fetch_add(1, Relaxed);
+                    if sent {
+                        sh.counters.chains_sent.fetch_add(1, Relaxed);
+                    }
+                }
                 if sent
                     && matches!(
                         plan.dest.1,
@@ -4438,7 +4837,7 @@ impl<'a> Worker<'a> {
                 }
                 if p.option & MACH_RCV_LARGE_IDENTITY != 0 {
                     let local = m.read_u32(msg + 12)?;
-                    if local != p.rcv_name {
+                    if local != p.rcv_name && !self.set_or_gone(me, p.rcv_name) {
                         return Some(format!("MACH_RCV_LARGE_IDENTITY reported {local:#x}"));
                     }
                 }
@@ -4446,7 +4845,7 @@ impl<'a> Worker<'a> {
                 let w = |o: u64| m.read_u32(msg + o);
                 let (bits, size, remote, local) = (w(0)?, w(4)?, w(8)?, w(12)?);
                 if size != MACH_MSG_HEADER_SIZE
-                    || local != p.rcv_name
+                    || (local != p.rcv_name && !self.set_or_gone(me, p.rcv_name))
                     || remote != 0
                     || !matches!((bits >> 8) & 0x1f, 17 | 18)
                     || !matches!(bits & 0x1f, 0 | 17 | 18)
@@ -4491,7 +4890,9 @@ impl<'a> Worker<'a> {
                 problem = Some(s);
             }
         };
-        if local != p.rcv_name || voucher != 0 {
+        // Through a set, the local port is the member's name (NULL if its
+        // receive right went away meanwhile).
+        if (local != p.rcv_name && !self.set_or_gone(me, p.rcv_name)) || voucher != 0 {
             note(format!("delivered local {local:#x} voucher {voucher:#x}"));
         }
         if bits & !(0x1f1f | MACH_MSGH_BITS_COMPLEX) != 0
@@ -4509,11 +4910,56 @@ impl<'a> Worker<'a> {
                 note(format!("trailer type {t0} size {t1}, asked for {trailer}"));
             }
         }
-        if trailer >= 20 && (tw(3), tw(4)) != (Some(self.sh.euid), Some(self.sh.egid)) {
-            note(format!("trailer sender {:?} {:?}", tw(3), tw(4)));
-        }
-        if trailer >= 52 && tw(10) != Some(self.sh.pid) {
-            note(format!("trailer pid {:?}, we are {}", tw(10), self.sh.pid));
+        // A notification comes from the kernel (an all-zero audit token);
+        // every other message from us.
+        let id = w(20).unwrap_or(0) as i32;
+        let notification = remote == 0
+            && [
+                MACH_NOTIFY_PORT_DELETED,
+                MACH_NOTIFY_PORT_DESTROYED,
+                MACH_NOTIFY_NO_SENDERS,
+                MACH_NOTIFY_SEND_ONCE,
+                MACH_NOTIFY_DEAD_NAME,
+            ]
+            .contains(&id);
+        let kernel = if trailer >= 52 {
+            tw(10) == Some(0)
+        } else {
+            notification
+        };
+        if kernel && trailer < 52 {
+            // Maybe from the kernel, maybe ours: nothing to check.
+        } else if kernel {
+            self.sh.counters.notifications.fetch_add(1, Relaxed);
+            let want_size = match id {
+                MACH_NOTIFY_SEND_ONCE => 24,
+                MACH_NOTIFY_PORT_DESTROYED => 40,
+                _ => 36,
+            };
+            let want_bits = if id == MACH_NOTIFY_PORT_DESTROYED {
+                MACH_MSGH_BITS_COMPLEX
+            } else {
+                0
+            };
+            if !notification
+                || size != want_size
+                || !matches!(bits & !MACH_MSGH_BITS_COMPLEX, 0x1200 | 0x1100)
+                || bits & MACH_MSGH_BITS_COMPLEX != want_bits
+            {
+                note(format!(
+                    "a message from the kernel: id {id} size {size} bits {bits:#x} remote {remote:#x}"
+                ));
+            }
+            if trailer >= 52 && (5..13).any(|i| tw(i) != Some(0)) {
+                note("a notification with an audit token that is not all zero".into());
+            }
+        } else {
+            if trailer >= 20 && (tw(3), tw(4)) != (Some(self.sh.euid), Some(self.sh.egid)) {
+                note(format!("trailer sender {:?} {:?}", tw(3), tw(4)));
+            }
+            if trailer >= 52 && tw(10) != Some(self.sh.pid) {
+                note(format!("trailer pid {:?}, we are {}", tw(10), self.sh.pid));
+            }
         }
         self.got.clear();
         if sys::mach_port_valid(remote) && matches!(rtype, 17 | 18) {
@@ -4603,6 +5049,20 @@ impl<'a> Worker<'a> {
         problem
     }
 
+    /// Whether `name` in `me` is a port set now, or no longer names
+    /// anything (it may have been a set): a receive through it reports the
+    /// member's name.
+    fn set_or_gone(&self, me: &Sp, name: u32) -> bool {
+        let mut a = sys::PortTypeArgs {
+            task: me.self_name.load(Relaxed),
+            name,
+            ..Default::default()
+        };
+        raw_ioctl(me.space.as_raw_fd(), sys::MACH_IOC_PORT_TYPE, &mut a) != 0
+            || a.kr != 0
+            || a.ptype & sys::MACH_PORT_TYPE_PORT_SET != 0
+    }
+
     /// Unmaps an out-of-line region the kernel mapped for us, after
     /// checking it is one.
     fn unmap_received(&self, addr: u64, len: u64, vm_error: bool) -> Result<(), String> {
@@ -4647,6 +5107,17 @@ impl<'a> Worker<'a> {
         let drop_some = self.rng.pct(50);
         let got = std::mem::take(&mut self.got);
         for &(name, t) in &got {
+            let kind = match (name, t) {
+                (sys::MACH_PORT_DEAD, _) => Some(3),
+                (sys::MACH_PORT_NULL, _) => None,
+                (_, sys::MACH_MSG_TYPE_PORT_RECEIVE) => Some(0),
+                (_, sys::MACH_MSG_TYPE_PORT_SEND) => Some(1),
+                (_, sys::MACH_MSG_TYPE_PORT_SEND_ONCE) => Some(2),
+                _ => None,
+            };
+            if let Some(k) = kind {
+                self.sh.counters.got_rights[k].fetch_add(1, Relaxed);
+            }
             if !sys::mach_port_valid(name) {
                 continue;
             }
@@ -4831,8 +5302,9 @@ fn worker_main(sh: &Shared, id: usize, calls: u64, barrier: &Barrier) {
 }
 
 /// Interrupts (SIGUSR1) every worker whose ioctl has been running for more
-/// than 2 s, or, for a message call with private arguments (which has
-/// timeouts of at most 10 ms), 10 s: that one is also a failure.
+/// than 2 s; for a message call with private arguments (which has timeouts
+/// of at most 10 ms), a minute and 10 s per MiB it carries: that one is
+/// also a failure; for one that waits on purpose, some 150 ms.
 fn watchdog(sh: &Shared) {
     const SEC: u64 = 1_000_000_000;
     let now = sh.now_ns();
@@ -4842,7 +5314,7 @@ fn watchdog(sh: &Shared) {
         let limit = if w.waits.load(Relaxed) {
             SEC / 7
         } else if bounded {
-            10 * SEC
+            w.limit.load(Relaxed)
         } else {
             2 * SEC
         };
@@ -5067,7 +5539,9 @@ fn run(cfg: Config) -> Vec<(usize, Option<String>)> {
     println!(
         "# messages received into our buffers and checked {}; out-of-line regions received and unmapped {} ({} bytes); \
          receives we could not follow {}; sends whose deallocate flag was checked {}; received rights given up {}; \
-         signals sent by the watchdog {}; message calls of ours that ended in EINTR {}",
+         signals sent by the watchdog {}; message calls of ours that ended in EINTR {}; \
+         rights received: receive {}, send {}, send-once {}, dead {}; chains of queued receive rights closed {} (sent {}); \
+         notifications received and checked {}",
         c.received.load(Relaxed),
         c.ool_unmapped.load(Relaxed),
         c.ool_bytes.load(Relaxed),
@@ -5075,7 +5549,14 @@ fn run(cfg: Config) -> Vec<(usize, Option<String>)> {
         c.deallocated.load(Relaxed),
         c.rights_dropped.load(Relaxed),
         c.kicks.load(Relaxed),
-        c.interrupted.load(Relaxed)
+        c.interrupted.load(Relaxed),
+        c.got_rights[0].load(Relaxed),
+        c.got_rights[1].load(Relaxed),
+        c.got_rights[2].load(Relaxed),
+        c.got_rights[3].load(Relaxed),
+        c.chains.load(Relaxed),
+        c.chains_sent.load(Relaxed),
+        c.notifications.load(Relaxed)
     );
     if let Some(sp) = sh.space(0) {
         if let Ok(st) = sp.space.stats() {
