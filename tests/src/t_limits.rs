@@ -9,9 +9,9 @@ use crate::check::*;
 use crate::tap::Test;
 
 pub const TESTS: &[Test] = crate::tests![
-    allocate_beyond_mach_space_max_names_gives_no_space @ 600,
-    freeing_a_name_in_a_full_space_allows_one_more_allocation @ 600,
-    insert_right_and_extract_right_into_a_full_space_give_no_space @ 600,
+    allocate_beyond_mach_space_max_names_gives_no_space @ 1800,
+    freeing_a_name_in_a_full_space_allows_one_more_allocation @ 1800,
+    insert_right_and_extract_right_into_a_full_space_give_no_space @ 1800,
 ];
 
 const MAX: u32 = sys::MACH_SPACE_MAX_NAMES;

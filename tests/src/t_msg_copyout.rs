@@ -13,7 +13,7 @@ use crate::msg::*;
 use crate::tap::Test;
 
 pub const TESTS: &[Test] = crate::tests![
-    full_receiver_space_destroys_the_rights_it_cannot_name_and_delivers_the_rest @ 900,
+    full_receiver_space_destroys_the_rights_it_cannot_name_and_delivers_the_rest @ 1800,
     ool_region_the_receiver_cannot_map_arrives_at_address_0_with_body_error_vm_space,
 ];
 
