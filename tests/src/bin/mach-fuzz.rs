@@ -26,9 +26,10 @@
 //! into buffers that are read-only, unmapped or straddling), both in one
 //! call, and queue limits set at random. Every message call we build has
 //! MACH_SEND_TIMEOUT and MACH_RCV_TIMEOUT (0 or a few ms); a watchdog
-//! interrupts (SIGUSR1, so EINTR) any call still waiting after 2 s, and
-//! counts a failure if that call's arguments were our own (not in the
-//! scratch region, where another thread may have changed them). What a
+//! interrupts (SIGUSR1, so EINTR) any call still waiting after 2 s whose
+//! struct is in the scratch region (where another thread may have changed
+//! it), and counts a failure for a call with its own struct that is still
+//! in the kernel after a minute (and 10 s per MiB it carries). What a
 //! call's result must be, as far as its own arguments decide it, is
 //! checked: the order of the send checks, trailer and name errors, the
 //! received header, trailer and descriptors, the deallocate flag's effect,
@@ -1993,7 +1994,7 @@ impl<'a> Worker<'a> {
         self.account(oi, &call, err, out.as_ref());
         if op == Op::Msg {
             self.finish_msg(&me, err, out.as_ref(), ioctl_ns);
-        } else if ioctl_ns > 3_000_000_000 {
+        } else if ioctl_ns > 10_000_000_000 {
             let _g = sh.print.lock().unwrap();
             println!(
                 "# slow call, {:.1} s in the kernel: seed {} thread {} call {}: {:?} at {:?}, errno {}",
@@ -4596,7 +4597,7 @@ impl<'a> Worker<'a> {
                 sh.cfg.seed, w.id, w.call_no, p.option, p.msg, p.send_size, p.rcv_size, p.rcv_name
             )
         };
-        if ioctl_ns > 3_000_000_000 && !plan.waits {
+        if ioctl_ns > 10_000_000_000 && !plan.waits {
             let s = plan.summary;
             let _g = sh.print.lock().unwrap();
             println!(
