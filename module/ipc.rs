@@ -436,10 +436,10 @@ impl Space {
                 let mut mr = MACH_RCV_TOO_LARGE;
                 // As XNU: written if the buffer reaches the voucher field.
                 if args.rcv_size >= msg::H_VOUCHER as u32 {
-                    if option & MACH_RCV_LARGE_IDENTITY != 0 && write_user_u32(user + msg::H_LOCAL, name).is_err() {
+                    if option & MACH_RCV_LARGE_IDENTITY != 0 && write_user_u32(user.wrapping_add(msg::H_LOCAL), name).is_err() {
                         mr = MACH_RCV_INVALID_DATA;
                     }
-                    if write_user_u32(user + msg::H_SIZE, size).is_err() {
+                    if write_user_u32(user.wrapping_add(msg::H_SIZE), size).is_err() {
                         mr = MACH_RCV_INVALID_DATA;
                     }
                 }
@@ -734,6 +734,9 @@ fn mark_received_region(data: &mut [u8], at: usize) {
     msg::set_byte(data, at + 9, MACH_MSG_VIRTUAL_COPY as u8);
 }
 
+/// Writes one word at a user address. An address computed from a user
+/// pointer may wrap around: the user copy refuses it like any other bad
+/// address.
 fn write_user_u32(address: usize, value: u32) -> Result {
     UserSlice::new(UserPtr::from_addr(address), 4).writer().write(&value)
 }

@@ -21,6 +21,7 @@ pub const TESTS: &[Test] = crate::tests![
     rcv_large_keeps_a_too_large_message_queued_and_reports_its_size,
     rcv_large_identity_also_reports_the_receive_name,
     rcv_large_with_a_buffer_under_16_bytes_writes_nothing,
+    rcv_large_into_a_buffer_at_the_top_of_the_address_space_gives_invalid_data,
     too_large_without_rcv_large_destroys_the_message_and_gives_its_header_and_trailer,
     too_large_without_rcv_large_releases_the_rights_and_memory_it_carried,
     too_large_without_rcv_large_under_24_bytes_writes_nothing_and_destroys_the_message,
@@ -288,6 +289,38 @@ fn rcv_large_with_a_buffer_under_16_bytes_writes_nothing(_: &mut Ctx) -> TestRes
         expect_msgcount(&s, p, 1)?;
     }
     Ok(())
+}
+
+/// The kernel writes msgh_size (and msgh_local_port) at offsets from the
+/// buffer address: near the top of the address space those wrap around,
+/// which must be refused like any bad address (found by mach-fuzz: the
+/// addition overflowed in the kernel).
+fn rcv_large_into_a_buffer_at_the_top_of_the_address_space_gives_invalid_data(_: &mut Ctx) -> TestResult {
+    let (s, p, _) = queued(10)?;
+    for address in [u64::MAX - 3, u64::MAX - 11, u64::MAX - 0xfff, 1 << 63] {
+        for option in [MACH_RCV_LARGE, MACH_RCV_LARGE | MACH_RCV_LARGE_IDENTITY] {
+            // SAFETY: The address is not mapped in user space; the kernel
+            // refuses it.
+            let mr = unsafe {
+                mach_msg(
+                    s.fd(),
+                    address as *mut u8,
+                    MACH_RCV_MSG | MACH_RCV_TIMEOUT | option,
+                    0,
+                    40,
+                    p,
+                    0,
+                    PortName::NULL,
+                )
+            };
+            expect_mr(
+                &format!("receive with option {option:#x} into {address:#x}"),
+                sys::MACH_RCV_INVALID_DATA,
+                Mr(mr),
+            )?;
+        }
+    }
+    expect_msgcount(&s, p, 1)
 }
 
 fn too_large_without_rcv_large_destroys_the_message_and_gives_its_header_and_trailer(
