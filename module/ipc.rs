@@ -28,7 +28,7 @@
 
 use crate::abi::*;
 use crate::kern::{kr_of, KResult, KernReturn};
-use crate::msg::{self, Body, Message};
+use crate::msg::{self, Body, Message, MsgData};
 use crate::names::NameTable;
 use crate::names::Object;
 use crate::port::{Carried, Deadline, Dequeued, Port, PortSet, Reservation, WaitError};
@@ -174,13 +174,11 @@ impl Space {
         if size > MACH_MSG_SIZE_MAX {
             return Ok(MACH_SEND_TOO_LARGE);
         }
-        let mut data = KVVec::new();
-        match UserSlice::new(UserPtr::from_addr(args.msg as usize), size as usize).read_all(&mut data, GFP_KERNEL_ACCOUNT)
-        {
-            Ok(()) => {}
+        let mut data = match MsgData::read_user(args.msg as usize, size as usize) {
+            Ok(data) => data,
             Err(error) if error == ENOMEM => return Ok(MACH_SEND_NO_BUFFER),
             Err(_) => return Ok(MACH_SEND_INVALID_DATA),
-        }
+        };
         let bits = msg::read_u32(&data, msg::H_BITS).unwrap_or(0) & MACH_MSGH_BITS_USER;
         msg::write_u32(&mut data, msg::H_BITS, bits);
         msg::write_u32(&mut data, msg::H_SIZE, size);
@@ -338,7 +336,7 @@ impl Space {
     #[allow(clippy::too_many_arguments)]
     fn queue(
         &self,
-        data: KVVec<u8>,
+        data: MsgData,
         header: &Header,
         dest: Carried,
         reply: Option<Carried>,
@@ -541,7 +539,7 @@ impl Space {
         // Header, in the receiver's terms.
         let complex = msg::read_u32(&message.data, msg::H_BITS).unwrap_or(0) & MACH_MSGH_BITS_COMPLEX;
         let bits = mach_msgh_bits(message.reply_type, message.dest_type) | complex;
-        let mut data = core::mem::take(&mut message.data);
+        let mut data = core::mem::replace(&mut message.data, MsgData::empty());
         let data = &mut data;
         msg::write_u32(data, msg::H_BITS, bits);
         msg::write_u32(data, msg::H_REMOTE, reply_name);

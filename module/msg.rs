@@ -14,6 +14,7 @@
 use crate::abi::*;
 use crate::port::{Carried, PdRequest, Port, ReceiveRight, SendOnceRight};
 use crate::stats::{self, Live};
+use core::ops::{Deref, DerefMut};
 use core::ptr;
 use kernel::{
     bindings,
@@ -50,12 +51,72 @@ pub(crate) fn current_audit() -> Audit {
     [uid, euid, egid, uid, gid, pid, 0, 0]
 }
 
+/// Messages up to this many bytes (header and body) are held inside their
+/// [`Message`], so that a small message costs one allocation; larger ones
+/// get a buffer of their own.
+pub(crate) const INLINE_BYTES: usize = 96;
+
+/// The bytes of a message as sent: header and body.
+pub(crate) enum MsgData {
+    Inline { len: u8, bytes: [u8; INLINE_BYTES] },
+    Buffer(KVVec<u8>),
+}
+
+impl MsgData {
+    pub(crate) fn empty() -> Self {
+        MsgData::Inline { len: 0, bytes: [0; INLINE_BYTES] }
+    }
+
+    /// `size` zero bytes.
+    pub(crate) fn zeroed(size: usize) -> Result<Self, kernel::alloc::AllocError> {
+        if size <= INLINE_BYTES {
+            return Ok(MsgData::Inline { len: size as u8, bytes: [0; INLINE_BYTES] });
+        }
+        let mut data = KVVec::with_capacity(size, GFP_KERNEL_ACCOUNT)?;
+        data.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
+        Ok(MsgData::Buffer(data))
+    }
+
+    /// Copies `size` bytes from the user address `address`.
+    pub(crate) fn read_user(address: usize, size: usize) -> Result<Self> {
+        let mut reader = UserSlice::new(UserPtr::from_addr(address), size).reader();
+        if size <= INLINE_BYTES {
+            let mut bytes = [0; INLINE_BYTES];
+            reader.read_slice(&mut bytes[..size])?;
+            return Ok(MsgData::Inline { len: size as u8, bytes });
+        }
+        let mut data = KVVec::new();
+        reader.read_all(&mut data, GFP_KERNEL_ACCOUNT)?;
+        Ok(MsgData::Buffer(data))
+    }
+}
+
+impl Deref for MsgData {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            MsgData::Inline { len, bytes } => &bytes[..usize::from(*len)],
+            MsgData::Buffer(data) => data,
+        }
+    }
+}
+
+impl DerefMut for MsgData {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            MsgData::Inline { len, bytes } => &mut bytes[..usize::from(*len)],
+            MsgData::Buffer(data) => data,
+        }
+    }
+}
+
 /// A message in the kernel: queued on a port or on its way.
 pub(crate) struct Message {
     next: Option<KBox<Message>>,
     /// The message as sent: header (with `msgh_size` set to the send size)
     /// and body. The header and descriptors are rewritten on delivery.
-    pub(crate) data: KVVec<u8>,
+    pub(crate) data: MsgData,
     /// The destination right (send or send-once), used up on delivery.
     pub(crate) dest: Carried,
     /// The reply right, if the message has one (`Carried::Dead` for a dead
@@ -75,9 +136,12 @@ pub(crate) struct Message {
     _live: Live<{ stats::MESSAGES }>,
 }
 
+// A small message and its bytes fit one 256-byte allocation.
+const _: () = assert!(core::mem::size_of::<Message>() <= 256);
+
 impl Message {
     pub(crate) fn new(
-        data: KVVec<u8>,
+        data: MsgData,
         dest: Carried,
         dest_type: u32,
         reply: Option<Carried>,
@@ -571,10 +635,9 @@ const KERNEL_AUDIT: Audit = [0; 8];
 
 /// Builds the bytes of a notification: header, and for most kinds the NDR
 /// record and one 32-bit value.
-fn notification_data(id: i32, value: Option<u32>) -> Result<KVVec<u8>, kernel::alloc::AllocError> {
+fn notification_data(id: i32, value: Option<u32>) -> Result<MsgData, kernel::alloc::AllocError> {
     let size = if value.is_some() { 36 } else { 24 };
-    let mut data = KVVec::with_capacity(size, GFP_KERNEL_ACCOUNT)?;
-    data.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
+    let mut data = MsgData::zeroed(size)?;
     write_u32(&mut data, H_BITS, mach_msgh_bits(MACH_MSG_TYPE_PORT_SEND_ONCE, 0));
     write_u32(&mut data, H_SIZE, size as u32);
     write_u32(&mut data, H_ID, id as u32);
@@ -657,10 +720,8 @@ pub(crate) fn notify_port_destroyed(request: PdRequest, receive: ReceiveRight) {
         PdRequest::SendOnce(notify) => (Carried::SendOnce(notify), MACH_MSG_TYPE_PORT_SEND_ONCE),
         PdRequest::Backup(backup) => (Carried::Send(backup), MACH_MSG_TYPE_PORT_SEND),
     };
-    let build = || -> Result<(KVVec<u8>, KVVec<Option<Carried>>), kernel::alloc::AllocError> {
-        let size = 40;
-        let mut data = KVVec::with_capacity(size, GFP_KERNEL_ACCOUNT)?;
-        data.resize(size, 0, GFP_KERNEL_ACCOUNT)?;
+    let build = || -> Result<(MsgData, KVVec<Option<Carried>>), kernel::alloc::AllocError> {
+        let data = MsgData::zeroed(40)?;
         let rights = KVVec::with_capacity(1, GFP_KERNEL_ACCOUNT)?;
         Ok((data, rights))
     };
