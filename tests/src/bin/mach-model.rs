@@ -22,8 +22,8 @@
 //!
 //! Environment:
 //! - `MACH_MODEL_SEED`: the seed (printed; default: from the clock).
-//! - `MACH_MODEL_OPS`: how many operations (default 100000: about DEBUGS s
-//!   on the debug kernel under QEMU TCG, about 25 s on the plain one).
+//! - `MACH_MODEL_OPS`: how many operations (default 100000: about 250 s
+//!   on the debug kernel under QEMU TCG, 30 to 60 s on the plain one).
 //! - `MACH_MODEL_CHECK_EVERY`: operations between full checks (default 500).
 //! - `MACH_MODEL_SPACES`: how many spaces at once (default 4).
 //! - `MACH_MODEL_SHRINK_SECS`: time allowed for shrinking a failure (120).

@@ -351,6 +351,18 @@ impl Session {
             .tally
             .entry((call.kind(), act.res.to_string()))
             .or_insert(0) += 1;
+        if let Some(g) = &act.msg {
+            let what = match g.id {
+                mach::sys::MACH_NOTIFY_PORT_DELETED => "port-deleted",
+                mach::sys::MACH_NOTIFY_PORT_DESTROYED => "port-destroyed",
+                mach::sys::MACH_NOTIFY_NO_SENDERS => "no-senders",
+                mach::sys::MACH_NOTIFY_SEND_ONCE => "send-once",
+                mach::sys::MACH_NOTIFY_DEAD_NAME => "dead-name",
+                _ if g.ports.is_empty() => "simple",
+                _ => "complex",
+            };
+            *self.tally.entry(("received", what.into())).or_insert(0) += 1;
+        }
         let line = format!(
             "@{} s{}: {} -> {}{}",
             op.id,
@@ -575,11 +587,14 @@ pub fn tally_lines(s: &Session) -> Vec<String> {
     let mut last = "";
     for ((kind, res), n) in &s.tally {
         if *kind != last {
-            let (d, count) = s.timing.get(kind).copied().unwrap_or((Duration::ZERO, 1));
-            lines.push(format!(
-                "{kind} ({} us each):",
-                d.as_micros() / count.max(1) as u128
-            ));
+            lines.push(match s.timing.get(kind) {
+                Some((d, count)) => format!(
+                    "{kind} ({} us each):",
+                    d.as_micros() / (*count).max(1) as u128
+                ),
+                // Not a call: what the receives brought.
+                None => format!("{kind}:"),
+            });
             last = kind;
         }
         let l = lines.last_mut().unwrap();

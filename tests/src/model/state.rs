@@ -16,7 +16,9 @@
 //! ports. The docs do not order the notifications one call sends to one
 //! port (e.g. the dead-name notifications of a closing space): each queued
 //! message records the operation that queued it, and a receive accepts any
-//! message of the first operation's run at the front of the queue.
+//! message of the first operation's run at the front of the queue. A
+//! receive on a port set accepts the front message of any member ("the
+//! first message of some member"), and must then name that member.
 //!
 //! The model never predicts a name the kernel chooses: when a call hands
 //! out a new name, the model checks that it is a valid name not in use (and
