@@ -261,13 +261,15 @@ impl Port {
         SendOnceRight(self.clone())
     }
 
-    /// The receive right leaves its space: the make-send count starts over
-    /// (Mach resets it whenever the receive right moves), and receivers
-    /// blocked on the old name wake up to find the port changed.
+    /// The receive right leaves its space: the make-send count and the
+    /// sequence number start over (Mach resets both whenever the receive
+    /// right moves), and receivers blocked on the old name wake up to find
+    /// the port changed.
     fn receive_moved(&self) {
         let set = {
             let mut inner = self.inner.lock();
             inner.mscount = 0;
+            inner.seqno = 0;
             inner.generation = inner.generation.wrapping_add(1);
             if inner.receivers_waiting > 0 {
                 self.receivers.notify_all();

@@ -12,6 +12,7 @@ pub const TESTS: &[Test] = crate::tests![
     limits_info_of_a_new_port_is_the_default_queue_limit,
     receive_status_of_a_new_port_is_zero_but_for_the_queue_limit,
     receive_status_counts_messages_rights_make_sends_and_seqno,
+    sequence_number_restarts_at_zero_when_the_receive_right_moves,
     dnrequests_size_is_zero,
     get_attributes_with_a_bad_task_gives_invalid_task,
     get_attributes_with_an_unknown_flavor_gives_invalid_argument_before_the_name_is_looked_at,
@@ -152,6 +153,27 @@ fn receive_status_counts_messages_rights_make_sends_and_seqno(_: &mut Ctx) -> Te
         (6, 2, 0, 0, 0),
         (st.seqno, st.mscount, st.msgcount, st.sorights, st.srights),
     )
+}
+
+fn sequence_number_restarts_at_zero_when_the_receive_right_moves(_: &mut Ctx) -> TestResult {
+    // As XNU, where a move of the receive right clears the receiver's
+    // state (mscount and seqno); the queued messages stay.
+    let s = TestSpace::open()?;
+    let p = s.new_receive()?;
+    for _ in 0..3 {
+        s.send_ok(&Msg::to(p, MAKE_SEND_ONCE).id(1))?;
+    }
+    s.recv_now(p)?;
+    expect_eq("seqno after one receive", 1, status(&s, p)?.seqno)?;
+    let q = s.extract_right(TASK, p, MOVE_RECEIVE).succeeds()?.name;
+    let st = status(&s, q)?;
+    expect_eq(
+        "(seqno, msgcount) after extract_right MOVE_RECEIVE",
+        (0, 2),
+        (st.seqno, st.msgcount),
+    )?;
+    s.recv_now(q)?;
+    expect_eq("seqno after one more receive", 1, status(&s, q)?.seqno)
 }
 
 fn dnrequests_size_is_zero(_: &mut Ctx) -> TestResult {

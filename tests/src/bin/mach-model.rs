@@ -1,12 +1,29 @@
 //! Model-based random testing of the Mach calls: long random sequences of
 //! operations over several spaces, run against the kernel and against a
-//! reference model of docs/calls.md (tests/src/model), compared call by
-//! call and, every few operations, space by space. Prints TAP.
+//! reference model of docs/calls.md, docs/messages.md and
+//! docs/notifications.md (tests/src/model), compared call by call and,
+//! every few operations, space by space. Prints TAP.
+//!
+//! The operations: allocate, allocate_name, reply_port, type, get_refs,
+//! mod_refs, deallocate, destroy, insert_right, extract_right, names,
+//! task_for_fd; mach_msg sends (timeout 0: a full queue gives
+//! MACH_SEND_TIMED_OUT) with header rights of every disposition, port
+//! descriptors of every disposition (MOVE_RECEIVE included) and
+//! out-of-line port arrays, and receives (timeout 0) on ports and port
+//! sets; queue limits and MACH_PORT_RECEIVE_STATUS; move_member,
+//! insert_member, extract_member, get_set_status; dead-name, no-senders
+//! and port-destroyed requests and port_set_backup (port-deleted and
+//! send-once notifications come with them); closing a space and opening a
+//! new one. Every received message is compared with the model's: id, bits,
+//! size, the names and types of the rights it brought (and what they
+//! became in the receiver's space), the trailer's sequence number, and
+//! whether the kernel sent it. A full check compares every name's type and
+//! references, every receive right's status and every set's members.
 //!
 //! Environment:
 //! - `MACH_MODEL_SEED`: the seed (printed; default: from the clock).
-//! - `MACH_MODEL_OPS`: how many operations (default 100000: about 80 s
-//!   on the debug kernel under QEMU TCG, under 10 s on the plain one).
+//! - `MACH_MODEL_OPS`: how many operations (default 100000: about 250 s
+//!   on the debug kernel under QEMU TCG, 30 to 60 s on the plain one).
 //! - `MACH_MODEL_CHECK_EVERY`: operations between full checks (default 500).
 //! - `MACH_MODEL_SPACES`: how many spaces at once (default 4).
 //! - `MACH_MODEL_SHRINK_SECS`: time allowed for shrinking a failure (120).
@@ -133,6 +150,7 @@ fn main() -> ExitCode {
             }
             for slot in 0..slots {
                 println!("# model space s{slot}: {}", session.model.describe(slot));
+                println!("#   queues: {}", session.model.describe_queues(slot));
             }
         }
         for l in tally_lines(&session) {

@@ -4,7 +4,7 @@
 
 use super::op::{Call, NameRef, Op};
 use super::rng::Rng;
-use super::state::{Model, DEAD, RECEIVE, SEND, SEND_ONCE};
+use super::state::{Model, DEAD, PORT_SET, RECEIVE, SEND, SEND_ONCE};
 use mach::sys::*;
 
 pub struct Gen {
@@ -227,8 +227,13 @@ impl Gen {
         let crowded = m.spaces[c].entries.len() > 40;
         // Weights: allocate, allocate_name, reply_port, type, get_refs,
         // mod_refs, deallocate, destroy, insert, extract, names,
-        // task_for_fd, bad fd.
-        let mut w = [12, 5, 2, 5, 5, 14, 8, 5, 16, 16, 1, 3, 1];
+        // task_for_fd, bad fd, then the calls of `ipc_call`: send,
+        // receive, set_qlimit, receive_status, move_member,
+        // insert_member, extract_member, get_set_status,
+        // request_notification, port_set_backup.
+        let mut w = [
+            12, 5, 2, 5, 5, 14, 8, 5, 12, 12, 1, 3, 1, 22, 20, 2, 2, 3, 3, 2, 2, 8, 3,
+        ];
         if crowded {
             w[0] = 2;
             w[1] = 1;
@@ -339,10 +344,193 @@ impl Gen {
             11 => Call::TaskForFd {
                 of: self.rng.below(nslots),
             },
-            _ => {
+            12 => {
                 let _ = slot;
                 Call::TaskForBadFd {
                     closed: self.rng.chance(50),
+                }
+            }
+            _ => self.ipc_call(m, c, which - 13),
+        }
+    }
+
+    /// Names in space `s` holding any of `bits`.
+    fn names_with(m: &Model, s: usize, bits: u32) -> Vec<NameRef> {
+        m.spaces[s]
+            .entries
+            .values()
+            .filter(|e| e.bits & bits != 0)
+            .map(|e| e.origin)
+            .collect()
+    }
+
+    /// Usually a name in space `s` holding one of `bits`, else any name.
+    fn name_with(&mut self, m: &Model, s: usize, bits: u32, percent: usize) -> NameRef {
+        let names = Self::names_with(m, s, bits);
+        if !names.is_empty() && self.rng.chance(percent) {
+            *self.rng.pick(&names)
+        } else {
+            self.name_in(m, s)
+        }
+    }
+
+    /// A name for a right carried in a message: mostly rights, sometimes
+    /// MACH_PORT_NULL or MACH_PORT_DEAD.
+    fn carried(&mut self, m: &Model, c: usize) -> (NameRef, u32) {
+        let name = match self.rng.below(20) {
+            0 => NameRef::Lit(MACH_PORT_NULL),
+            1 => NameRef::Lit(MACH_PORT_DEAD),
+            _ => self.name_with(m, c, SEND | SEND_ONCE | RECEIVE | DEAD, 90),
+        };
+        let (bits, _, _) = Self::entry_of(m, c, name).unwrap_or((0, 0, None));
+        (name, self.disposition(bits))
+    }
+
+    /// A send disposition for a header right.
+    fn header_disp(&mut self, bits: u32) -> u32 {
+        if self.rng.chance(6) {
+            return *self.rng.pick(&[0, MACH_MSG_TYPE_MOVE_RECEIVE, 22, 15]);
+        }
+        let mut ok = Vec::new();
+        if bits & RECEIVE != 0 {
+            ok.extend([MACH_MSG_TYPE_MAKE_SEND, MACH_MSG_TYPE_MAKE_SEND_ONCE]);
+        }
+        if bits & SEND != 0 {
+            ok.extend([MACH_MSG_TYPE_COPY_SEND, MACH_MSG_TYPE_MOVE_SEND]);
+        }
+        if bits & SEND_ONCE != 0 {
+            ok.push(MACH_MSG_TYPE_MOVE_SEND_ONCE);
+        }
+        if ok.is_empty() || self.rng.chance(8) {
+            return *self.rng.pick(&DISPS[1..]);
+        }
+        *self.rng.pick(&ok)
+    }
+
+    /// mach_msg, port sets, attributes and notification requests.
+    fn ipc_call(&mut self, m: &Model, c: usize, which: usize) -> Call<NameRef> {
+        match which {
+            0 => {
+                let remote = self.name_with(m, c, SEND | SEND_ONCE | RECEIVE, 85);
+                let (bits, _, _) = Self::entry_of(m, c, remote).unwrap_or((0, 0, None));
+                let rdisp = self.header_disp(bits);
+                let (local, ldisp) = match self.rng.below(20) {
+                    0..=8 => (NameRef::Lit(MACH_PORT_NULL), 0),
+                    9 => (remote, self.header_disp(bits)),
+                    10 => (NameRef::Lit(MACH_PORT_DEAD), MACH_MSG_TYPE_COPY_SEND),
+                    11 => (self.name_in(m, c), 0),
+                    _ => {
+                        let local = self.name_with(m, c, SEND | SEND_ONCE | RECEIVE | DEAD, 90);
+                        let (bits, _, _) = Self::entry_of(m, c, local).unwrap_or((0, 0, None));
+                        (local, self.header_disp(bits))
+                    }
+                };
+                let count = *self.rng.pick(&[0, 0, 0, 0, 1, 1, 1, 2, 2, 3]);
+                let ports = (0..count).map(|_| self.carried(m, c)).collect();
+                let mut ool = Vec::new();
+                if self.rng.chance(8) {
+                    let (first, disp) = self.carried(m, c);
+                    let mut names = vec![first];
+                    for _ in 0..self.rng.below(3) {
+                        names.push(self.carried(m, c).0);
+                    }
+                    ool.push((names, disp));
+                }
+                Call::Send {
+                    remote,
+                    rdisp,
+                    local,
+                    ldisp,
+                    ports,
+                    ool,
+                }
+            }
+            1 => Call::Receive {
+                name: self.name_with(m, c, RECEIVE | PORT_SET, 92),
+            },
+            2 | 3 => {
+                let task = self.task(m, c, true);
+                let t = Self::target(m, c, task);
+                let name = self.name_with(m, t, RECEIVE, 85);
+                if which == 2 {
+                    let limit = *self.rng.pick(&[0, 1, 1, 2, 3, 5, 1024, 1025]);
+                    Call::SetQlimit { task, name, limit }
+                } else {
+                    Call::Status { task, name }
+                }
+            }
+            4..=7 => {
+                let task = self.task(m, c, false);
+                let t = Self::target(m, c, task);
+                let member = self.name_with(m, t, RECEIVE, 90);
+                let set = if self.rng.chance(8) {
+                    NameRef::Lit(*self.rng.pick(&[MACH_PORT_NULL, MACH_PORT_DEAD]))
+                } else {
+                    self.name_with(m, t, PORT_SET, 88)
+                };
+                match which {
+                    4 => Call::MoveMember {
+                        task,
+                        member,
+                        after: set,
+                    },
+                    5 => Call::InsertMember { task, member, set },
+                    6 => Call::ExtractMember { task, member, set },
+                    _ => Call::SetStatus { task, set },
+                }
+            }
+            8 => {
+                let task = self.task(m, c, true);
+                let t = Self::target(m, c, task);
+                let variant = match self.rng.below(20) {
+                    0..=8 => MACH_NOTIFY_DEAD_NAME,
+                    9..=13 => MACH_NOTIFY_NO_SENDERS,
+                    14..=18 => MACH_NOTIFY_PORT_DESTROYED,
+                    _ => *self.rng.pick(&[0, MACH_NOTIFY_SEND_ONCE, MACH_NOTIFY_PORT_DELETED]),
+                };
+                let name = if variant == MACH_NOTIFY_DEAD_NAME {
+                    self.name_with(m, t, SEND | SEND_ONCE | RECEIVE | DEAD, 92)
+                } else {
+                    self.name_with(m, t, RECEIVE, 90)
+                };
+                let sync = *self.rng.pick(&[0, 0, 0, 0, 1, 1, 2, 5]);
+                let (notify, ntype) = match self.rng.below(20) {
+                    0..=14 => (
+                        self.name_with(m, c, RECEIVE, 95),
+                        MACH_MSG_TYPE_MAKE_SEND_ONCE,
+                    ),
+                    15 | 16 => (
+                        self.name_with(m, c, SEND_ONCE, 90),
+                        MACH_MSG_TYPE_MOVE_SEND_ONCE,
+                    ),
+                    17 => (NameRef::Lit(MACH_PORT_NULL), 0),
+                    _ => {
+                        let (n, d) = self.carried(m, c);
+                        (n, d)
+                    }
+                };
+                Call::Request {
+                    task,
+                    name,
+                    variant,
+                    sync,
+                    notify,
+                    ntype,
+                }
+            }
+            _ => {
+                let task = self.task(m, c, true);
+                let t = Self::target(m, c, task);
+                let primary = self.name_with(m, t, RECEIVE, 90);
+                let backup = if self.rng.chance(15) {
+                    NameRef::Lit(MACH_PORT_NULL)
+                } else {
+                    self.name_with(m, c, SEND, 85)
+                };
+                Call::Backup {
+                    task,
+                    primary,
+                    backup,
                 }
             }
         }

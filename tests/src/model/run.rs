@@ -1,10 +1,14 @@
 //! Runs operations against the kernel and the model side by side, checks
 //! the spaces' full contents, and shrinks a failing sequence.
 
-use super::op::{Act, Call, Op, Res};
-use super::state::{refs_mismatch, Model, SEND};
-use mach::{MsgTypeName, PortName, PortRight, Space};
-use std::collections::{BTreeMap, HashMap};
+use super::msgs::got_str;
+use super::op::{Act, Call, Got, Op, Res, Results};
+use super::state::{refs_mismatch, Model, PORT_SET, RECEIVE, SEND};
+use mach::{
+    Descriptor, Message, MsgTypeName, PortName, PortRight, ReceivedDescriptor, RecvOptions,
+    SendOptions, Space, TrailerElements,
+};
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::fd::AsFd;
 use std::time::{Duration, Instant};
@@ -20,8 +24,7 @@ fn res<T>(r: &mach::Result<T>) -> Res {
         Ok(_) => Res::Ok,
         Err(mach::Error::Kern(kr)) => Res::Kern(kr.0),
         Err(mach::Error::Os(e)) => Res::Os(e.raw_os_error().unwrap_or(-1)),
-        // The port calls give no mach_msg codes; keep one if it comes.
-        Err(mach::Error::Msg(mr)) => Res::Kern(mr.0),
+        Err(mach::Error::Msg(mr)) => Res::Msg(mr.0),
     }
 }
 
@@ -31,7 +34,74 @@ fn act(res: Res, a: u32, b: u32) -> Act {
         a,
         b,
         list: Vec::new(),
+        words: Vec::new(),
+        msg: None,
     }
+}
+
+/// The answer of a call that returns words (attributes, set members).
+fn words(r: mach::Result<Vec<u32>>) -> Act {
+    let mut a = act(res(&r), 0, 0);
+    a.words = r.unwrap_or_default();
+    a
+}
+
+/// Receives with timeout 0 on `name`; the message as the receiver saw it.
+fn receive(sp: &Space, name: u32) -> Act {
+    let opts = RecvOptions {
+        timeout: Some(0),
+        trailer: TrailerElements::Audit,
+        ..RecvOptions::default()
+    };
+    let r = sp.receive(PortName(name), opts);
+    let mut a = act(res(&r), 0, 0);
+    if let Ok(m) = r {
+        let mut ports = Vec::new();
+        let mut ool = Vec::new();
+        for d in &m.descriptors {
+            match d {
+                ReceivedDescriptor::Port { name, kind } => ports.push((name.0, kind.0)),
+                ReceivedDescriptor::OolPorts { names, kind } => {
+                    ool.push(names.len());
+                    ports.extend(names.iter().map(|n| (n.0, kind.0)));
+                }
+                _ => ports.push((u32::MAX, u32::MAX)),
+            }
+        }
+        a.msg = Some(Got {
+            bits: m.bits,
+            size: m.size,
+            remote: m.remote.0,
+            local: m.local.0,
+            id: m.id,
+            ports,
+            ool,
+            data: m.data.clone(),
+            seqno: m.trailer.seqno.unwrap_or(u32::MAX),
+            from_kernel: m.trailer.audit.is_some_and(|t| t.0 == [0; 8]),
+            statuses: m
+                .descriptors
+                .iter()
+                .filter_map(|d| match d {
+                    ReceivedDescriptor::Port { name, kind }
+                        if *kind == MsgTypeName::PORT_RECEIVE && name.is_valid() =>
+                    {
+                        let w = sp
+                            .get_attributes(
+                                sp.task_self(),
+                                *name,
+                                mach::sys::MACH_PORT_RECEIVE_STATUS,
+                                mach::sys::MACH_PORT_RECEIVE_STATUS_COUNT,
+                            )
+                            .unwrap_or_default();
+                        Some((name.0, w))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        });
+    }
+    a
 }
 
 impl Kernel {
@@ -52,8 +122,8 @@ impl Kernel {
             .expect("every slot holds a space")
     }
 
-    /// Makes one call in the space of `slot`.
-    pub fn exec(&mut self, slot: usize, call: &Call<u32>) -> Act {
+    /// Makes one call, operation `id`, in the space of `slot`.
+    pub fn exec(&mut self, slot: usize, id: usize, call: &Call<u32>) -> Act {
         let n = PortName;
         if let Call::Close = call {
             self.spaces[slot] = None;
@@ -140,6 +210,85 @@ impl Kernel {
                 let r = sp.task_for_raw_fd(fd);
                 act(res(&r), r.map(|x| x.0).unwrap_or(0), 0)
             }
+            Call::Send {
+                remote,
+                rdisp,
+                local,
+                ldisp,
+                ref ports,
+                ref ool,
+            } => {
+                let mut m = Message::new(n(remote), MsgTypeName(rdisp))
+                    .id(1_000_000 + id as i32)
+                    .reply_port(n(local), MsgTypeName(ldisp));
+                for &(name, disp) in ports {
+                    m = m.port(n(name), MsgTypeName(disp));
+                }
+                for (names, disp) in ool {
+                    m = m.descriptor(Descriptor::OolPorts {
+                        names: names.iter().map(|&x| n(x)).collect::<Vec<_>>().into(),
+                        disposition: MsgTypeName(*disp),
+                    });
+                }
+                let opts = SendOptions {
+                    timeout: Some(0),
+                    interrupt: false,
+                };
+                act(res(&sp.send(&m, opts)), 0, 0)
+            }
+            Call::Receive { name } => receive(sp, name),
+            Call::SetQlimit { task, name, limit } => {
+                act(res(&sp.set_qlimit(n(task), n(name), limit)), 0, 0)
+            }
+            Call::Status { task, name } => words(
+                sp.get_attributes(
+                    n(task),
+                    n(name),
+                    mach::sys::MACH_PORT_RECEIVE_STATUS,
+                    mach::sys::MACH_PORT_RECEIVE_STATUS_COUNT,
+                ),
+            ),
+            Call::MoveMember {
+                task,
+                member,
+                after,
+            } => act(res(&sp.move_member(n(task), n(member), n(after))), 0, 0),
+            Call::InsertMember { task, member, set } => {
+                act(res(&sp.insert_member(n(task), n(member), n(set))), 0, 0)
+            }
+            Call::ExtractMember { task, member, set } => {
+                act(res(&sp.extract_member(n(task), n(member), n(set))), 0, 0)
+            }
+            Call::SetStatus { task, set } => words(
+                sp.get_set_status(n(task), n(set))
+                    .map(|v| v.into_iter().map(|x| x.0).collect()),
+            ),
+            Call::Request {
+                task,
+                name,
+                variant,
+                sync,
+                notify,
+                ntype,
+            } => {
+                let r = sp.request_notification(
+                    n(task),
+                    n(name),
+                    variant,
+                    sync,
+                    n(notify),
+                    MsgTypeName(ntype),
+                );
+                act(res(&r), r.map(|x| x.0).unwrap_or(0), 0)
+            }
+            Call::Backup {
+                task,
+                primary,
+                backup,
+            } => {
+                let r = sp.port_set_backup(n(task), n(primary), n(backup));
+                act(res(&r), r.map(|x| x.0).unwrap_or(0), 0)
+            }
             Call::Close => unreachable!(),
         }
     }
@@ -158,8 +307,8 @@ pub struct Failure {
 pub struct Session {
     pub model: Model,
     pub kernel: Kernel,
-    /// The name each operation returned, by operation id.
-    pub results: HashMap<usize, u32>,
+    /// The names each operation returned.
+    pub results: Results,
     /// Calls made (skipped operations not counted).
     pub calls: u64,
     /// How often each call gave each result.
@@ -173,7 +322,7 @@ impl Session {
         Ok(Session {
             model: Model::new(slots),
             kernel: Kernel::open(slots)?,
-            results: HashMap::new(),
+            results: Results::new(),
             calls: 0,
             tally: BTreeMap::new(),
             timing: BTreeMap::new(),
@@ -190,7 +339,7 @@ impl Session {
             ));
         };
         let t0 = Instant::now();
-        let act = self.kernel.exec(op.slot, &call);
+        let act = self.kernel.exec(op.slot, op.id, &call);
         let t = self
             .timing
             .entry(call.kind())
@@ -202,6 +351,18 @@ impl Session {
             .tally
             .entry((call.kind(), act.res.to_string()))
             .or_insert(0) += 1;
+        if let Some(g) = &act.msg {
+            let what = match g.id {
+                mach::sys::MACH_NOTIFY_PORT_DELETED => "port-deleted",
+                mach::sys::MACH_NOTIFY_PORT_DESTROYED => "port-destroyed",
+                mach::sys::MACH_NOTIFY_NO_SENDERS => "no-senders",
+                mach::sys::MACH_NOTIFY_SEND_ONCE => "send-once",
+                mach::sys::MACH_NOTIFY_DEAD_NAME => "dead-name",
+                _ if g.ports.is_empty() => "simple",
+                _ => "complex",
+            };
+            *self.tally.entry(("received", what.into())).or_insert(0) += 1;
+        }
         let line = format!(
             "@{} s{}: {} -> {}{}",
             op.id,
@@ -211,9 +372,9 @@ impl Session {
             returned(&call, &act)
         );
         match self.model.apply(op.slot, &call, &op.call, op.id, &act) {
-            Ok(name) => {
-                if let Some(name) = name {
-                    self.results.insert(op.id, name);
+            Ok(names) => {
+                for (k, name) in names.into_iter().enumerate() {
+                    self.results.insert((op.id, k as u8), name);
                 }
                 Ok(line)
             }
@@ -272,6 +433,36 @@ impl Session {
                         ));
                     }
                 }
+                // Every receive right's status and every set's members.
+                let bits = self.model.spaces[t].entries.get(&name).map_or(0, |e| e.bits);
+                let (what, got, want) = if bits & RECEIVE != 0 {
+                    let got = sp.get_attributes(
+                        PortName(task),
+                        PortName(name),
+                        mach::sys::MACH_PORT_RECEIVE_STATUS,
+                        mach::sys::MACH_PORT_RECEIVE_STATUS_COUNT,
+                    );
+                    ("receive status", got, self.model.expected_status(t, name))
+                } else if bits & PORT_SET != 0 {
+                    let got = sp
+                        .get_set_status(PortName(task), PortName(name))
+                        .map(|v| v.into_iter().map(|x| x.0).collect());
+                    ("set members", got, self.model.expected_set_status(t, name))
+                } else {
+                    continue;
+                };
+                self.calls += 1;
+                let same = match (&got, &want) {
+                    (Ok(g), Ok(w)) => g == w,
+                    (Err(e), Err(kr)) => e.kern().map(|k| k.0) == Some(*kr),
+                    _ => false,
+                };
+                if !same {
+                    return Err(format!(
+                        "space s{slot}: {what} of {name:#x}: expected {want:x?}, got {:x?}",
+                        got.map_err(|e| res(&Err::<(), _>(e)))
+                    ));
+                }
             }
         }
         Ok(())
@@ -290,6 +481,12 @@ fn returned(call: &Call<u32>, act: &Act) -> String {
         Call::GetRefs { .. } => format!(", {} refs", act.a),
         Call::Extract { .. } => format!(", poly {:#x} {}", act.a, super::op::disp_str(act.b)),
         Call::Names { .. } => format!(", {} names", act.list.len()),
+        Call::Receive { .. } => match &act.msg {
+            Some(g) => format!(", {}", got_str(g)),
+            None => String::new(),
+        },
+        Call::Status { .. } | Call::SetStatus { .. } => format!(", {:x?}", act.words),
+        Call::Request { .. } | Call::Backup { .. } => format!(", previous {:#x}", act.a),
         _ => String::new(),
     }
 }
@@ -390,11 +587,14 @@ pub fn tally_lines(s: &Session) -> Vec<String> {
     let mut last = "";
     for ((kind, res), n) in &s.tally {
         if *kind != last {
-            let (d, count) = s.timing.get(kind).copied().unwrap_or((Duration::ZERO, 1));
-            lines.push(format!(
-                "{kind} ({} us each):",
-                d.as_micros() / count.max(1) as u128
-            ));
+            lines.push(match s.timing.get(kind) {
+                Some((d, count)) => format!(
+                    "{kind} ({} us each):",
+                    d.as_micros() / (*count).max(1) as u128
+                ),
+                // Not a call: what the receives brought.
+                None => format!("{kind}:"),
+            });
             last = kind;
         }
         let l = lines.last_mut().unwrap();
