@@ -35,82 +35,13 @@ pub const RCV_SIZE: u32 = 4096;
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct Mr(pub i32);
 
-const MR_NAMES: &[(i32, &str)] = &[
-    (sys::MACH_MSG_SUCCESS, "MACH_MSG_SUCCESS"),
-    (sys::MACH_SEND_IN_PROGRESS, "MACH_SEND_IN_PROGRESS"),
-    (sys::MACH_SEND_INVALID_DATA, "MACH_SEND_INVALID_DATA"),
-    (sys::MACH_SEND_INVALID_DEST, "MACH_SEND_INVALID_DEST"),
-    (sys::MACH_SEND_TIMED_OUT, "MACH_SEND_TIMED_OUT"),
-    (sys::MACH_SEND_INVALID_VOUCHER, "MACH_SEND_INVALID_VOUCHER"),
-    (sys::MACH_SEND_INTERRUPTED, "MACH_SEND_INTERRUPTED"),
-    (sys::MACH_SEND_MSG_TOO_SMALL, "MACH_SEND_MSG_TOO_SMALL"),
-    (sys::MACH_SEND_INVALID_REPLY, "MACH_SEND_INVALID_REPLY"),
-    (sys::MACH_SEND_INVALID_RIGHT, "MACH_SEND_INVALID_RIGHT"),
-    (sys::MACH_SEND_INVALID_NOTIFY, "MACH_SEND_INVALID_NOTIFY"),
-    (sys::MACH_SEND_INVALID_MEMORY, "MACH_SEND_INVALID_MEMORY"),
-    (sys::MACH_SEND_NO_BUFFER, "MACH_SEND_NO_BUFFER"),
-    (sys::MACH_SEND_TOO_LARGE, "MACH_SEND_TOO_LARGE"),
-    (sys::MACH_SEND_INVALID_TYPE, "MACH_SEND_INVALID_TYPE"),
-    (sys::MACH_SEND_INVALID_HEADER, "MACH_SEND_INVALID_HEADER"),
-    (sys::MACH_SEND_INVALID_TRAILER, "MACH_SEND_INVALID_TRAILER"),
-    (sys::MACH_SEND_INVALID_CONTEXT, "MACH_SEND_INVALID_CONTEXT"),
-    (
-        sys::MACH_SEND_INVALID_RT_OOL_SIZE,
-        "MACH_SEND_INVALID_RT_OOL_SIZE",
-    ),
-    (sys::MACH_SEND_NO_GRANT_DEST, "MACH_SEND_NO_GRANT_DEST"),
-    (sys::MACH_SEND_MSG_FILTERED, "MACH_SEND_MSG_FILTERED"),
-    (sys::MACH_RCV_IN_PROGRESS, "MACH_RCV_IN_PROGRESS"),
-    (sys::MACH_RCV_INVALID_NAME, "MACH_RCV_INVALID_NAME"),
-    (sys::MACH_RCV_TIMED_OUT, "MACH_RCV_TIMED_OUT"),
-    (sys::MACH_RCV_TOO_LARGE, "MACH_RCV_TOO_LARGE"),
-    (sys::MACH_RCV_INTERRUPTED, "MACH_RCV_INTERRUPTED"),
-    (sys::MACH_RCV_PORT_CHANGED, "MACH_RCV_PORT_CHANGED"),
-    (sys::MACH_RCV_INVALID_NOTIFY, "MACH_RCV_INVALID_NOTIFY"),
-    (sys::MACH_RCV_INVALID_DATA, "MACH_RCV_INVALID_DATA"),
-    (sys::MACH_RCV_PORT_DIED, "MACH_RCV_PORT_DIED"),
-    (sys::MACH_RCV_IN_SET, "MACH_RCV_IN_SET"),
-    (sys::MACH_RCV_HEADER_ERROR, "MACH_RCV_HEADER_ERROR"),
-    (sys::MACH_RCV_BODY_ERROR, "MACH_RCV_BODY_ERROR"),
-    (sys::MACH_RCV_INVALID_TYPE, "MACH_RCV_INVALID_TYPE"),
-    (sys::MACH_RCV_SCATTER_SMALL, "MACH_RCV_SCATTER_SMALL"),
-    (sys::MACH_RCV_INVALID_TRAILER, "MACH_RCV_INVALID_TRAILER"),
-    (
-        sys::MACH_RCV_IN_PROGRESS_TIMED,
-        "MACH_RCV_IN_PROGRESS_TIMED",
-    ),
-    (sys::MACH_RCV_INVALID_REPLY, "MACH_RCV_INVALID_REPLY"),
-];
-
 impl fmt::Debug for Mr {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.0 < 0 {
             return write!(f, "errno {}", errno_name(-self.0));
         }
-        if let Some((_, name)) = MR_NAMES.iter().find(|(v, _)| *v == self.0) {
-            return f.write_str(name);
-        }
-        // A code with resource bits (MACH_MSG_IPC_SPACE and the like).
-        let base = self.0 & !sys::MACH_MSG_MASK;
-        if let Some((_, name)) = MR_NAMES.iter().find(|(v, _)| *v == base) {
-            f.write_str(name)?;
-            for (bit, bit_name) in [
-                (sys::MACH_MSG_IPC_SPACE, "MACH_MSG_IPC_SPACE"),
-                (sys::MACH_MSG_VM_SPACE, "MACH_MSG_VM_SPACE"),
-                (sys::MACH_MSG_IPC_KERNEL, "MACH_MSG_IPC_KERNEL"),
-                (sys::MACH_MSG_VM_KERNEL, "MACH_MSG_VM_KERNEL"),
-            ] {
-                if self.0 & bit != 0 {
-                    write!(f, "|{bit_name}")?;
-                }
-            }
-            let other = self.0 & sys::MACH_MSG_MASK & !0x3c00;
-            if other != 0 {
-                write!(f, "|{other:#x}")?;
-            }
-            return Ok(());
-        }
-        write!(f, "{:#x}", self.0)
+        // The library's names, with resource bits as NAME|MACH_MSG_IPC_SPACE.
+        write!(f, "{:?}", mach::MsgReturn(self.0))
     }
 }
 

@@ -74,7 +74,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 use std::{env, ptr, thread};
 
-use mach::{sys, KernReturn, Space};
+use mach::{sys, KernReturn, MsgReturn, Space};
 
 // ---------------------------------------------------------------------------
 // Configuration.
@@ -2735,82 +2735,15 @@ struct MsgPlan {
     chain: bool,
 }
 
-const KNOWN_MR: &[(i32, &str)] = &[
-    (sys::MACH_MSG_SUCCESS, "MACH_MSG_SUCCESS"),
-    (sys::MACH_SEND_IN_PROGRESS, "MACH_SEND_IN_PROGRESS"),
-    (sys::MACH_SEND_INVALID_DATA, "MACH_SEND_INVALID_DATA"),
-    (sys::MACH_SEND_INVALID_DEST, "MACH_SEND_INVALID_DEST"),
-    (sys::MACH_SEND_TIMED_OUT, "MACH_SEND_TIMED_OUT"),
-    (sys::MACH_SEND_INVALID_VOUCHER, "MACH_SEND_INVALID_VOUCHER"),
-    (sys::MACH_SEND_INTERRUPTED, "MACH_SEND_INTERRUPTED"),
-    (sys::MACH_SEND_MSG_TOO_SMALL, "MACH_SEND_MSG_TOO_SMALL"),
-    (sys::MACH_SEND_INVALID_REPLY, "MACH_SEND_INVALID_REPLY"),
-    (sys::MACH_SEND_INVALID_RIGHT, "MACH_SEND_INVALID_RIGHT"),
-    (sys::MACH_SEND_INVALID_NOTIFY, "MACH_SEND_INVALID_NOTIFY"),
-    (sys::MACH_SEND_INVALID_MEMORY, "MACH_SEND_INVALID_MEMORY"),
-    (sys::MACH_SEND_NO_BUFFER, "MACH_SEND_NO_BUFFER"),
-    (sys::MACH_SEND_TOO_LARGE, "MACH_SEND_TOO_LARGE"),
-    (sys::MACH_SEND_INVALID_TYPE, "MACH_SEND_INVALID_TYPE"),
-    (sys::MACH_SEND_INVALID_HEADER, "MACH_SEND_INVALID_HEADER"),
-    (sys::MACH_SEND_INVALID_TRAILER, "MACH_SEND_INVALID_TRAILER"),
-    (sys::MACH_SEND_INVALID_CONTEXT, "MACH_SEND_INVALID_CONTEXT"),
-    (
-        sys::MACH_SEND_INVALID_RT_OOL_SIZE,
-        "MACH_SEND_INVALID_RT_OOL_SIZE",
-    ),
-    (sys::MACH_SEND_NO_GRANT_DEST, "MACH_SEND_NO_GRANT_DEST"),
-    (sys::MACH_SEND_MSG_FILTERED, "MACH_SEND_MSG_FILTERED"),
-    (sys::MACH_RCV_IN_PROGRESS, "MACH_RCV_IN_PROGRESS"),
-    (sys::MACH_RCV_INVALID_NAME, "MACH_RCV_INVALID_NAME"),
-    (sys::MACH_RCV_TIMED_OUT, "MACH_RCV_TIMED_OUT"),
-    (sys::MACH_RCV_TOO_LARGE, "MACH_RCV_TOO_LARGE"),
-    (sys::MACH_RCV_INTERRUPTED, "MACH_RCV_INTERRUPTED"),
-    (sys::MACH_RCV_PORT_CHANGED, "MACH_RCV_PORT_CHANGED"),
-    (sys::MACH_RCV_INVALID_NOTIFY, "MACH_RCV_INVALID_NOTIFY"),
-    (sys::MACH_RCV_INVALID_DATA, "MACH_RCV_INVALID_DATA"),
-    (sys::MACH_RCV_PORT_DIED, "MACH_RCV_PORT_DIED"),
-    (sys::MACH_RCV_IN_SET, "MACH_RCV_IN_SET"),
-    (sys::MACH_RCV_HEADER_ERROR, "MACH_RCV_HEADER_ERROR"),
-    (sys::MACH_RCV_BODY_ERROR, "MACH_RCV_BODY_ERROR"),
-    (sys::MACH_RCV_INVALID_TYPE, "MACH_RCV_INVALID_TYPE"),
-    (sys::MACH_RCV_SCATTER_SMALL, "MACH_RCV_SCATTER_SMALL"),
-    (sys::MACH_RCV_INVALID_TRAILER, "MACH_RCV_INVALID_TRAILER"),
-    (
-        sys::MACH_RCV_IN_PROGRESS_TIMED,
-        "MACH_RCV_IN_PROGRESS_TIMED",
-    ),
-    (sys::MACH_RCV_INVALID_REPLY, "MACH_RCV_INVALID_REPLY"),
-    // With the space bits, as a receive reports them.
-    (
-        sys::MACH_RCV_HEADER_ERROR | sys::MACH_MSG_IPC_SPACE,
-        "MACH_RCV_HEADER_ERROR|MACH_MSG_IPC_SPACE",
-    ),
-    (
-        sys::MACH_RCV_BODY_ERROR | sys::MACH_MSG_IPC_SPACE,
-        "MACH_RCV_BODY_ERROR|MACH_MSG_IPC_SPACE",
-    ),
-    (
-        sys::MACH_RCV_BODY_ERROR | sys::MACH_MSG_VM_SPACE,
-        "MACH_RCV_BODY_ERROR|MACH_MSG_VM_SPACE",
-    ),
-    (
-        sys::MACH_RCV_HEADER_ERROR | sys::MACH_MSG_VM_SPACE,
-        "MACH_RCV_HEADER_ERROR|MACH_MSG_VM_SPACE",
-    ),
-];
-
 /// A known mach_msg_return_t, with at most MACH_MSG_IPC_SPACE or
 /// MACH_MSG_VM_SPACE added.
 fn mr_known(mr: i32) -> bool {
     let base = mr & !(sys::MACH_MSG_IPC_SPACE | sys::MACH_MSG_VM_SPACE);
-    KNOWN_MR.iter().any(|&(c, _)| c == base)
+    MsgReturn(base).name().is_some()
 }
 
 fn mr_name(mr: i32) -> String {
-    KNOWN_MR
-        .iter()
-        .find(|&&(c, _)| c == mr)
-        .map_or_else(|| format!("{mr:#x}"), |&(_, n)| n.to_string())
+    format!("{:?}", MsgReturn(mr))
 }
 
 /// A send error (0x1000_0001 ..= 0x1000_3fff).
