@@ -7,8 +7,8 @@
 //! name, so looking a name up is one array access and one comparison. The
 //! kernel's names, and the names callers pick whose slot is free and near
 //! enough, land in the array; any other name a caller picks (its slot holds
-//! another generation, or its index is far beyond the array) goes to a small
-//! overflow tree, searched only when it is not empty. A reverse map from
+//! another generation, or its index is far beyond the array) goes to an
+//! overflow tree (empty as a rule, which costs one test). A reverse map from
 //! port to name is an open-addressing hash table of names. The array and the
 //! hash table grow by doubling, with fallible allocations made before the
 //! insertion that needs them.
@@ -312,32 +312,29 @@ enum Place {
 }
 
 impl Store {
+    /// Whether `name` is in its slot (else it is in the overflow tree, or
+    /// not in use).
+    fn in_slot(&self, name: u32) -> bool {
+        matches!(self.slots.get(index_of(name)), Some(Some(entry)) if entry.name == name)
+    }
+
     fn find(&self, name: u32) -> Option<&Entry> {
         match self.slots.get(index_of(name)) {
             Some(Some(entry)) if entry.name == name => Some(entry),
-            _ if self.overflow.is_empty() => None,
             _ => self.overflow.get(&name),
         }
     }
 
     fn find_mut(&mut self, name: u32) -> Option<&mut Entry> {
-        let index = index_of(name);
-        if matches!(self.slots.get(index), Some(Some(entry)) if entry.name == name) {
-            return self.slots.get_mut(index).and_then(Option::as_mut);
-        }
-        if self.overflow.is_empty() {
-            return None;
+        if self.in_slot(name) {
+            return self.slots.get_mut(index_of(name)).and_then(Option::as_mut);
         }
         self.overflow.get_mut(&name)
     }
 
     fn take(&mut self, name: u32) -> Option<Entry> {
-        let index = index_of(name);
-        if matches!(self.slots.get(index), Some(Some(entry)) if entry.name == name) {
-            return self.slots.get_mut(index).and_then(Option::take);
-        }
-        if self.overflow.is_empty() {
-            return None;
+        if self.in_slot(name) {
+            return self.slots.get_mut(index_of(name)).and_then(Option::take);
         }
         self.overflow.remove(&name)
     }
@@ -346,8 +343,8 @@ impl Store {
     /// array if that is where it belongs. The array may grow to at most four
     /// slots per name in use (`count`, before this one), so a caller's
     /// arbitrary name never sizes it: such a name goes to the overflow tree.
-    /// The kernel's names, `count + 1` indexes at most when the names are
-    /// dense, always fit.
+    /// While the names are dense (the kernel's, as a rule) a new name's index
+    /// is at most `count + 1`, which always fits.
     fn place(&mut self, name: u32, count: u32) -> Result<Place, AllocError> {
         let index = index_of(name);
         let len = self.slots.len();
@@ -459,32 +456,38 @@ impl Reverse {
         Reverse { buckets: KVVec::new(), live: 0, removed: 0 }
     }
 
-    /// The first bucket to probe for `key`, in a table of `len` buckets (a
-    /// power of two).
-    fn home(key: usize, len: usize) -> usize {
+    /// The buckets to probe for `key` in a table of `len` buckets (a power
+    /// of two), in order, each once: linear probing from the key's hash.
+    fn probe(len: usize, key: usize) -> impl Iterator<Item = usize> {
         // Fibonacci hashing: the high bits of the product mix every bit of
         // the (aligned) address.
-        ((key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize & (len - 1)
+        let home = ((key as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32) as usize;
+        let mask = len.wrapping_sub(1);
+        (0..len).map(move |step| home.wrapping_add(step) & mask)
+    }
+
+    fn bucket(&self, at: usize) -> u32 {
+        self.buckets.get(at).copied().unwrap_or(EMPTY)
+    }
+
+    fn set_bucket(&mut self, at: usize, name: u32) {
+        if let Some(bucket) = self.buckets.get_mut(at) {
+            *bucket = name;
+        }
     }
 
     /// The name holding send or receive rights for the port with `key`.
     fn find(&self, store: &Store, key: usize) -> Option<u32> {
-        let len = self.buckets.len();
-        if len == 0 {
-            return None;
-        }
-        let mut at = Self::home(key, len);
-        for _ in 0..len {
-            match self.buckets.get(at).copied() {
-                None | Some(EMPTY) => return None,
-                Some(REMOVED) => {}
-                Some(name) => {
+        for at in Self::probe(self.buckets.len(), key) {
+            match self.bucket(at) {
+                EMPTY => return None,
+                REMOVED => {}
+                name => {
                     if store.find(name).and_then(Entry::reverse_key) == Some(key) {
                         return Some(name);
                     }
                 }
             }
-            at = (at + 1) & (len - 1);
         }
         None
     }
@@ -492,41 +495,30 @@ impl Reverse {
     /// Removes `name`, in the map for the port with `key`.
     fn remove(&mut self, key: usize, name: u32) {
         let len = self.buckets.len();
-        if len == 0 {
+        let Some(at) = Self::probe(len, key)
+            .take_while(|&at| self.bucket(at) != EMPTY)
+            .find(|&at| self.bucket(at) == name)
+        else {
             return;
-        }
-        let mut at = Self::home(key, len);
-        for _ in 0..len {
-            match self.buckets.get(at).copied() {
-                None | Some(EMPTY) => return,
-                Some(found) if found == name => break,
-                Some(_) => at = (at + 1) & (len - 1),
-            }
-        }
-        if self.buckets.get(at).copied() != Some(name) {
-            return;
-        }
+        };
         self.live -= 1;
-        // A probe that reaches this bucket ends at the next one if that is
-        // empty: then this one, and the markers before it, can be empty too.
-        if self.buckets.get((at + 1) & (len - 1)).copied() == Some(EMPTY) {
-            let mut at = at;
-            if let Some(bucket) = self.buckets.get_mut(at) {
-                *bucket = EMPTY;
-            }
-            loop {
-                at = at.wrapping_sub(1) & (len - 1);
-                match self.buckets.get_mut(at) {
-                    Some(bucket) if *bucket == REMOVED => {
-                        *bucket = EMPTY;
-                        self.removed -= 1;
-                    }
-                    _ => break,
-                }
-            }
-        } else if let Some(bucket) = self.buckets.get_mut(at) {
-            *bucket = REMOVED;
+        let mask = len - 1;
+        if self.bucket((at + 1) & mask) != EMPTY {
+            self.set_bucket(at, REMOVED);
             self.removed += 1;
+            return;
+        }
+        // A probe that reaches this bucket ends at the next one, which is
+        // empty: this one, and the markers just before it, can be empty too.
+        self.set_bucket(at, EMPTY);
+        let mut at = at;
+        loop {
+            at = at.wrapping_sub(1) & mask;
+            if self.bucket(at) != REMOVED {
+                break;
+            }
+            self.set_bucket(at, EMPTY);
+            self.removed -= 1;
         }
     }
 
@@ -536,8 +528,8 @@ impl Reverse {
         if (self.live + self.removed + 1) * 2 <= self.buckets.len() {
             return Ok(());
         }
-        // After the rebuild the table is at most 3/8 full, so the next one
-        // is a number of insertions proportional to the size away.
+        // After the rebuild the table is at most a third full, so the next
+        // rebuild is a number of insertions proportional to its size away.
         let len = ((self.live + 1) * 3).next_power_of_two().max(MIN_BUCKETS);
         let mut fresh = Reverse { buckets: KVVec::from_elem(EMPTY, len, GFP_KERNEL_ACCOUNT)?, live: 0, removed: 0 };
         for &name in self.buckets.iter() {
@@ -555,24 +547,15 @@ impl Reverse {
     /// Inserts `name` for the port with `key`; [`Reverse::reserve_one`]
     /// made room for it.
     fn insert(&mut self, key: usize, name: u32) {
-        let len = self.buckets.len();
-        if len == 0 {
+        let Some(at) = Self::probe(self.buckets.len(), key).find(|&at| matches!(self.bucket(at), EMPTY | REMOVED))
+        else {
             return;
+        };
+        if self.bucket(at) == REMOVED {
+            self.removed -= 1;
         }
-        let mut at = Self::home(key, len);
-        for _ in 0..len {
-            if let Some(bucket) = self.buckets.get_mut(at) {
-                if *bucket == EMPTY || *bucket == REMOVED {
-                    if *bucket == REMOVED {
-                        self.removed -= 1;
-                    }
-                    *bucket = name;
-                    self.live += 1;
-                    return;
-                }
-            }
-            at = (at + 1) & (len - 1);
-        }
+        self.set_bucket(at, name);
+        self.live += 1;
     }
 }
 
