@@ -703,20 +703,15 @@ impl NameTable {
         if reverse_key.is_some() && self.reverse.reserve_one(&self.store).is_err() {
             return Err((KernReturn::RESOURCE_SHORTAGE, entry));
         }
-        let pick = match name {
-            Some(_) => None,
+        let (name, pick) = match name {
+            Some(name) => (name, None),
             None => match self.pick_name() {
-                Ok(pick) => Some(pick),
+                Ok(pick) => (pick.name, Some(pick)),
                 Err(exhausted) => {
                     self.commit(&exhausted);
                     return Err((KernReturn::NO_SPACE, entry));
                 }
             },
-        };
-        let name = match (&pick, name) {
-            (Some(pick), _) => pick.name,
-            (None, Some(name)) => name,
-            (None, None) => return Err((KernReturn::NO_SPACE, entry)),
         };
         let Ok(place) = self.store.place(name, self.count) else {
             return Err((KernReturn::RESOURCE_SHORTAGE, entry));
