@@ -179,7 +179,7 @@ impl Space {
                     if sync == 0 || notify == MACH_PORT_NULL {
                         return Err(KernReturn::INVALID_ARGUMENT);
                     }
-                    if entry.urefs >= MACH_PORT_UREFS_MAX {
+                    if entry.urefs() >= MACH_PORT_UREFS_MAX {
                         return Err(KernReturn::UREFS_OVERFLOW);
                     }
                 } else if !entry.has(MACH_PORT_TYPE_PORT_RIGHTS) {
@@ -263,7 +263,7 @@ impl Space {
         }
         // MACH_NOTIFY_DEAD_NAME.
         let port = entry.port().cloned();
-        let bits = entry.bits;
+        let bits = entry.bits();
         if let Some(port) = port {
             if bits & MACH_PORT_TYPE_PORT_RIGHTS == 0 {
                 return Err(KernReturn::INVALID_RIGHT);
@@ -276,7 +276,7 @@ impl Space {
                 Ok(previous) => {
                     let registered = port.has_dead_name_request(key, name);
                     if let Ok(entry) = inner.names.lookup(name) {
-                        entry.request = registered;
+                        entry.set_request(registered);
                     }
                     return Ok(previous);
                 }
@@ -308,10 +308,10 @@ impl Space {
         if sync == 0 {
             return Err(KernReturn::INVALID_ARGUMENT);
         }
-        if entry.urefs >= MACH_PORT_UREFS_MAX {
+        if entry.urefs() >= MACH_PORT_UREFS_MAX {
             return Err(KernReturn::UREFS_OVERFLOW);
         }
-        entry.urefs += 1;
+        entry.set_urefs(entry.urefs() + 1);
         msg::notify_name(notify, MACH_NOTIFY_DEAD_NAME, name);
         Ok(None)
     }

@@ -138,13 +138,13 @@ impl Space {
     /// Closes the space: releases every right it holds and kills its task
     /// port. Waits for nothing in user space.
     fn close(&self) {
-        let entries = {
+        let taken = {
             let mut inner = self.inner.lock();
             inner.dead = true;
             inner.names.take_all()
         };
         let me = self.task_port.detach_task();
-        drop(entries);
+        drop(taken);
         // The task port dies with the space: dead-name requests on it fire.
         self.task_port.destroy();
         drop(me);
@@ -217,11 +217,11 @@ impl Space {
         }
         let mut inner = self.lock_live()?;
         let entry = inner.names.lookup(name)?;
-        if entry.bits & mach_port_type(right) == 0 {
+        if entry.bits() & mach_port_type(right) == 0 {
             return Ok(0);
         }
         Ok(match right {
-            MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => entry.urefs,
+            MACH_PORT_RIGHT_SEND | MACH_PORT_RIGHT_DEAD_NAME => entry.urefs(),
             _ => 1,
         })
     }
@@ -266,7 +266,7 @@ impl Space {
         let released = {
             let mut inner = self.lock_live()?;
             let names = &mut inner.names;
-            let bits = names.lookup(name)?.bits;
+            let bits = names.lookup(name)?.bits();
             if bits & (MACH_PORT_TYPE_SEND | MACH_PORT_TYPE_DEAD_NAME) != 0 {
                 names.add_urefs(name, -1)?
             } else if bits & (MACH_PORT_TYPE_SEND_ONCE | MACH_PORT_TYPE_PORT_SET) != 0 {

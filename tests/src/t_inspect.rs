@@ -12,6 +12,7 @@ pub const TESTS: &[Test] = crate::tests![
     type_of_dead_gives_dead_name,
     type_of_unused_name_gives_invalid_name,
     names_lists_every_name_in_ascending_order_with_its_type,
+    names_sharing_an_index_each_denote_their_own_right,
     get_refs_counts_the_references_of_each_right,
     get_refs_right_number_and_above_gives_invalid_value,
     get_refs_null_and_dead_give_one_send_reference,
@@ -96,6 +97,57 @@ fn names_lists_every_name_in_ascending_order_with_its_type(_: &mut Ctx) -> TestR
         s.expect_type(name, ty)?;
     }
     Ok(())
+}
+
+/// A caller's name on the index of a kernel-chosen name (another
+/// generation), and the kernel's name on an index the caller took with
+/// another generation: each name denotes its own right, finds its port for
+/// merging, and is listed in order.
+fn names_sharing_an_index_each_denote_their_own_right(_: &mut Ctx) -> TestResult {
+    let s = TestSpace::open()?;
+    let k = s.new_receive()?;
+    let index = k.0 >> 8;
+    let same = PortName((index << 8) | 0x83);
+    s.allocate_name(TASK, RECEIVE, same).succeeds()?;
+    let next = PortName(((index + 1) << 8) | 0x80);
+    s.allocate_name(TASK, DEAD_NAME, next).succeeds()?;
+    // The kernel's next name takes the next index, whose slot the caller's
+    // name of another generation holds.
+    let k2 = s.new_receive()?;
+    expect_eq("the kernel's next name", PortName(((index + 1) << 8) | 3), k2)?;
+    s.expect_names(&[
+        (TASK, PortType::SEND),
+        (k, PortType::RECEIVE),
+        (same, PortType::RECEIVE),
+        (k2, PortType::RECEIVE),
+        (next, PortType::DEAD_NAME),
+    ])?;
+
+    // The port-to-name map knows every one of them.
+    s.insert_right(TASK, k, same, MAKE_SEND).gives(KERN_RIGHT_EXISTS)?;
+    s.insert_right(TASK, same, same, MAKE_SEND).succeeds()?;
+    s.expect_refs(same, SEND, 1)?;
+    let merged = s.extract_right(TASK, k2, MAKE_SEND).succeeds()?.name;
+    expect_eq("extract_right(MAKE_SEND) of a right the space names", k2, merged)?;
+    s.expect_type(k2, PortType::SEND_RECEIVE)?;
+
+    // The kernel reuses the index of the name freed, beside the caller's
+    // name on that index.
+    s.destroy(TASK, k).succeeds()?;
+    s.expect_unused(k)?;
+    let k3 = s.new_dead_name(1)?;
+    expect_eq("the kernel's name after a free", PortName((index << 8) | 7), k3)?;
+    s.expect_names(&[
+        (TASK, PortType::SEND),
+        (k3, PortType::DEAD_NAME),
+        (same, PortType::SEND_RECEIVE),
+        (k2, PortType::SEND_RECEIVE),
+        (next, PortType::DEAD_NAME),
+    ])?;
+    for name in [k3, same, k2, next] {
+        s.destroy(TASK, name).succeeds()?;
+    }
+    s.expect_only_task_self()
 }
 
 fn get_refs_counts_the_references_of_each_right(_: &mut Ctx) -> TestResult {
