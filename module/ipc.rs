@@ -32,6 +32,7 @@ use crate::msg::{self, Body, Message, MsgData};
 use crate::names::NameTable;
 use crate::names::Object;
 use crate::port::{Carried, Deadline, Dequeued, Port, PortSet, Reservation, WaitError};
+use crate::prof::{self, Phase};
 use crate::space::{probe_writable, reserved_zero, with_args, Space};
 use core::mem::size_of;
 use kernel::{
@@ -136,9 +137,17 @@ impl Header {
 impl Space {
     /// `MACH_IOC_MSG`.
     pub(crate) fn ioctl_msg(&self, arg: usize) -> Result<isize> {
+        let start = prof::now();
+        let result = self.msg(arg, start);
+        prof::mark(Phase::Call, start);
+        result
+    }
+
+    fn msg(&self, arg: usize, start: u64) -> Result<isize> {
         let mut args: MsgArgs = UserSlice::new(UserPtr::from_addr(arg), size_of::<MsgArgs>()).reader().read()?;
         reserved_zero(args.reserved)?;
         probe_writable(arg, &args)?;
+        prof::mark(Phase::Args, start);
         let option = args.option;
         if option & MACH_SEND_MSG != 0 {
             let mr = match self.send(&args) {
@@ -174,11 +183,13 @@ impl Space {
         if size > MACH_MSG_SIZE_MAX {
             return Ok(MACH_SEND_TOO_LARGE);
         }
+        let copy_in = prof::now();
         let mut data = match MsgData::read_user(args.msg as usize, size as usize) {
             Ok(data) => data,
             Err(error) if error == ENOMEM => return Ok(MACH_SEND_NO_BUFFER),
             Err(_) => return Ok(MACH_SEND_INVALID_DATA),
         };
+        let checks = prof::mark(Phase::CopyIn, copy_in);
         let bits = msg::read_u32(&data, msg::H_BITS).unwrap_or(0) & MACH_MSGH_BITS_USER;
         msg::write_u32(&mut data, msg::H_BITS, bits);
         msg::write_u32(&mut data, msg::H_SIZE, size);
@@ -227,6 +238,7 @@ impl Space {
                     None => None,
                 }
             };
+            prof::mark(Phase::Header, checks);
             if let Some((port, reservation, dest, reply)) = taken {
                 let reservation = reservation.map(|reservation| (reservation, port.clone()));
                 return Ok(self.queue(data, &header, dest, reply, KVVec::new(), KVVec::new(), reservation, port, args));
@@ -352,10 +364,12 @@ impl Space {
         } else {
             msg::copied_out_type(header.reply_disposition)
         };
+        let make = prof::now();
         let message = match Message::new(data, dest, dest_type, reply, reply_type, rights, ool, msg::current_audit()) {
             Ok(message) => message,
             Err(_) => return MACH_SEND_NO_BUFFER,
         };
+        let enqueue = prof::mark(Phase::Make, make);
         // The name may have come to denote another port while this thread
         // waited for room: then the place reserved is not where the message
         // goes, and it is queued without one (once, past the limit).
@@ -380,6 +394,7 @@ impl Space {
             // The destination died: the message is destroyed.
             drop(undelivered);
         }
+        prof::mark(Phase::Enqueue, enqueue);
         MACH_MSG_SUCCESS
     }
 
@@ -389,6 +404,7 @@ impl Space {
             return Ok(MACH_RCV_INVALID_TRAILER);
         }
         let trailer_size = requested_trailer_size(option);
+        let dequeue = prof::now();
         let name = args.rcv_name;
         if !mach_port_valid(name) {
             return Ok(MACH_RCV_INVALID_NAME);
@@ -425,6 +441,7 @@ impl Space {
                 Err(error) => (Err(error), name),
             },
         };
+        prof::mark(Phase::Dequeue, dequeue);
         let user = args.msg as usize;
         match waited {
             Err(WaitError::Interrupted) => Err(Interrupted),
@@ -476,12 +493,14 @@ impl Space {
     /// regions into this process, its bytes and trailer into the buffer.
     fn deliver(&self, mut message: KBox<Message>, seqno: u32, name: u32, args: &MsgArgs, trailer_size: u32) -> i32 {
         let mut mr = MACH_MSG_SUCCESS;
+        let release = prof::now();
         // Its receive rights are no longer in transit.
         for port in message.carried_receive_rights() {
             drop(port.set_transit(None));
         }
         let dest = core::mem::replace(&mut message.dest, Carried::Dead);
         release_dest(dest);
+        let rights_start = prof::mark(Phase::Release, release);
         let rights = core::mem::take(&mut message.rights);
         let mut names = KVVec::new();
         if names.reserve(rights.len(), GFP_KERNEL_ACCOUNT).is_err() {
@@ -536,6 +555,7 @@ impl Space {
             reply_name
         };
 
+        prof::mark(Phase::Rights, rights_start);
         // Header, in the receiver's terms.
         let complex = msg::read_u32(&message.data, msg::H_BITS).unwrap_or(0) & MACH_MSGH_BITS_COMPLEX;
         let bits = mach_msgh_bits(message.reply_type, message.dest_type) | complex;
@@ -592,12 +612,16 @@ impl Space {
             }
         }
 
+        let write = prof::now();
         let trailer = msg::trailer(trailer_size, seqno, &message.audit);
         let user = args.msg as usize;
         let mut writer = UserSlice::new(UserPtr::from_addr(user), data.len() + trailer_size as usize).writer();
         if writer.write_slice(data).is_err() || writer.write_slice(&trailer[..trailer_size as usize]).is_err() {
             return MACH_RCV_INVALID_DATA;
         }
+        let free = prof::mark(Phase::Write, write);
+        drop(message);
+        prof::mark(Phase::Free, free);
         mr
     }
 

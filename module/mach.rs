@@ -56,6 +56,7 @@ mod msg;
 mod names;
 mod notify;
 mod port;
+mod prof;
 mod space;
 mod stats;
 mod uapi;
