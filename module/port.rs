@@ -11,6 +11,11 @@ use kernel::{
     new_spinlock,
     prelude::*,
     sync::{
+        atomic::{
+            Acquire,
+            Atomic,
+            Release, //
+        },
         Arc,
         CondVar,
         CondVarTimeoutResult,
@@ -149,11 +154,18 @@ pub(crate) struct Port {
     /// Senders wait here for room in the queue.
     #[pin]
     senders: CondVar,
+    /// `inner.active`, also readable without the lock: set false under the
+    /// lock together with it, read by the lookups that turn rights to a
+    /// dead port into dead names (one spinlock round trip less each).
+    alive: Atomic<bool>,
+    /// Whether this is a task port (fixed when the port is made).
+    task: bool,
     _live: Live<{ stats::PORTS }>,
 }
 
 impl Port {
     fn alloc(kind: PortKind) -> Result<Arc<Port>, kernel::error::Error> {
+        let task = matches!(kind, PortKind::Task(_));
         Arc::pin_init(
             pin_init!(Port {
                 inner <- new_spinlock!(
@@ -178,6 +190,8 @@ impl Port {
                 ),
                 receivers <- new_condvar!("Port::receivers"),
                 senders <- new_condvar!("Port::senders"),
+                alive: Atomic::new(true),
+                task,
                 _live: Live::new(),
             }),
             GFP_KERNEL_ACCOUNT,
@@ -206,6 +220,7 @@ impl Port {
     pub(crate) fn detach_task(&self) -> Option<Arc<Space>> {
         let mut inner = self.inner.lock();
         inner.active = false;
+        self.alive.store(false, Release);
         match &mut inner.kind {
             PortKind::Task(space) => space.take(),
             PortKind::Normal => None,
@@ -215,7 +230,7 @@ impl Port {
     /// Whether this is a task port (the kernel holds its receive right and
     /// serves no messages on it).
     pub(crate) fn is_task(&self) -> bool {
-        matches!(self.inner.lock().kind, PortKind::Task(_))
+        self.task
     }
 
     /// The space this port is the task port of, if it is one and the space
@@ -229,7 +244,7 @@ impl Port {
     }
 
     pub(crate) fn is_active(&self) -> bool {
-        self.inner.lock().active
+        self.alive.load(Acquire)
     }
 
     /// The key under which a space's reverse map finds its name for this
@@ -289,6 +304,7 @@ impl Port {
         let (queue, transit, set, requests) = {
             let mut inner = self.inner.lock();
             inner.active = false;
+            self.alive.store(false, Release);
             inner.mscount = 0;
             if inner.receivers_waiting > 0 {
                 self.receivers.notify_all();
