@@ -668,12 +668,18 @@ impl Space {
                 }
                 let port = self.receive_port(name)?;
                 let mut status = port.status();
-                // mps_pset: the name of the set the port is in.
-                let set = port.inner.lock().set.clone();
-                if let Some(set) = set {
+                // mps_pset: the name of the set the port is in, read under
+                // the space lock, which move_member holds while the port is
+                // between its old set and the new one.
+                let set = {
                     let inner = self.lock_live()?;
-                    status[0] = inner.names.name_of_set(&set).unwrap_or(MACH_PORT_NULL);
-                }
+                    let set = port.inner.lock().set.clone();
+                    if let Some(set) = &set {
+                        status[0] = inner.names.name_of_set(set).unwrap_or(MACH_PORT_NULL);
+                    }
+                    set
+                };
+                drop(set);
                 Ok((MACH_PORT_RECEIVE_STATUS_COUNT, status))
             }
             MACH_PORT_DNREQUESTS_SIZE => {
