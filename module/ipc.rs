@@ -559,8 +559,9 @@ impl Space {
         // Header, in the receiver's terms.
         let complex = msg::read_u32(&message.data, msg::H_BITS).unwrap_or(0) & MACH_MSGH_BITS_COMPLEX;
         let bits = mach_msgh_bits(message.reply_type, message.dest_type) | complex;
-        let mut data = core::mem::replace(&mut message.data, MsgData::empty());
-        let data = &mut data;
+        // Rewritten in place: the message is destroyed once delivered.
+        let delivered = &mut *message;
+        let data = &mut delivered.data;
         msg::write_u32(data, msg::H_BITS, bits);
         msg::write_u32(data, msg::H_REMOTE, reply_name);
         msg::write_u32(data, msg::H_LOCAL, name);
@@ -597,7 +598,7 @@ impl Space {
                     mark_received_region(data, at);
                 }
                 _ => {
-                    let region = message.ool.get(next_region).map(|region| region.as_slice()).unwrap_or(&[]);
+                    let region = delivered.ool.get(next_region).map(|region| region.as_slice()).unwrap_or(&[]);
                     next_region += 1;
                     let address = match msg::map_out(region) {
                         Some(address) => address,
@@ -613,7 +614,7 @@ impl Space {
         }
 
         let write = prof::now();
-        let trailer = msg::trailer(trailer_size, seqno, &message.audit);
+        let trailer = msg::trailer(trailer_size, seqno, &delivered.audit);
         let user = args.msg as usize;
         let mut writer = UserSlice::new(UserPtr::from_addr(user), data.len() + trailer_size as usize).writer();
         if writer.write_slice(data).is_err() || writer.write_slice(&trailer[..trailer_size as usize]).is_err() {

@@ -63,10 +63,6 @@ pub(crate) enum MsgData {
 }
 
 impl MsgData {
-    pub(crate) fn empty() -> Self {
-        MsgData::Inline { len: 0, bytes: [0; INLINE_BYTES] }
-    }
-
     /// `size` zero bytes.
     pub(crate) fn zeroed(size: usize) -> Result<Self, kernel::alloc::AllocError> {
         if size <= INLINE_BYTES {
